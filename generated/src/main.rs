@@ -1,0 +1,6 @@
+//! The `flowgen` binary: the command line lives in `flowgen_runtime::cli`.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    flowgen_runtime::cli::main()
+}

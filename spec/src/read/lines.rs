@@ -1,0 +1,218 @@
+//! Bytes to lines: the BOM, UTF-8 validation with the place of the first bad byte, line
+//! endings (LF, CRLF, lone CR) and the character columns every location is counted in.
+
+use memchr::{Memchr2, memchr2_iter};
+
+/// One line of a document, without its line ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub text: &'a str,
+    /// 1-based line number.
+    pub number: u32,
+}
+
+/// rst expands tabs to the next multiple of eight, for indentation only.
+const TAB_WIDTH: usize = 8;
+
+impl<'a> Line<'a> {
+    /// True for a line of only whitespace.
+    pub fn is_blank(&self) -> bool {
+        self.text.bytes().all(|b| b == b' ' || b == b'\t')
+    }
+
+    /// The indentation width, tabs expanded as rst does.
+    pub fn indent(&self) -> usize {
+        let mut width = 0usize;
+        for b in self.text.bytes() {
+            match b {
+                b' ' => width = width.saturating_add(1),
+                b'\t' => width = (width / TAB_WIDTH + 1).saturating_mul(TAB_WIDTH),
+                _ => break,
+            }
+        }
+        width
+    }
+
+    /// The line without leading spaces and tabs, and the byte offset where that starts.
+    pub fn trimmed_start(&self) -> (usize, &'a str) {
+        let rest = self.text.trim_start_matches([' ', '\t']);
+        (self.text.len() - rest.len(), rest)
+    }
+
+    /// The 1-based character column of byte offset `byte` of this line (clamped to the
+    /// line, and to a character boundary at or before it).
+    pub fn column(&self, byte: usize) -> u32 {
+        column_of(self.text, byte)
+    }
+}
+
+/// The 1-based character column of byte offset `byte` in `text`.
+pub fn column_of(text: &str, byte: usize) -> u32 {
+    let mut end = byte.min(text.len());
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let prefix = &text[..end];
+    let chars = if prefix.is_ascii() {
+        prefix.len()
+    } else {
+        prefix.chars().count()
+    };
+    u32::try_from(chars)
+        .unwrap_or(u32::MAX - 1)
+        .saturating_add(1)
+}
+
+/// Why the bytes are not a readable text, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotUtf8 {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// The document's text: the BOM skipped, UTF-8 checked.
+pub fn decode(bytes: &[u8]) -> Result<&str, NotUtf8> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
+            // The prefix is valid UTF-8 by definition; stay defensive all the same.
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            let (line, start) = last_line_start(valid);
+            Err(NotUtf8 {
+                line,
+                column: column_of(&valid[start..], valid.len() - start),
+            })
+        }
+    }
+}
+
+/// The number of the last line of `text` and the byte where it starts.
+fn last_line_start(text: &str) -> (u32, usize) {
+    let mut line = 1u32;
+    let mut start = 0usize;
+    for l in split(text) {
+        line = l.number;
+        start = l.text.as_ptr() as usize - text.as_ptr() as usize;
+    }
+    // A trailing line ending opens one more (empty) line.
+    if text.ends_with(['\n', '\r']) {
+        line = line.saturating_add(1);
+        start = text.len();
+    }
+    (line, start)
+}
+
+/// The lines of `text`. A final line ending does not open an extra line.
+pub fn split(text: &str) -> Lines<'_> {
+    Lines {
+        text,
+        endings: memchr2_iter(b'\n', b'\r', text.as_bytes()),
+        start: 0,
+        skip: None,
+        number: 0,
+    }
+}
+
+/// Iterator of [`Line`]s; see [`split`]. One scan for line endings over the whole text
+/// (lines are short: a search per line would cost more than the lines).
+#[derive(Debug)]
+pub struct Lines<'a> {
+    text: &'a str,
+    endings: Memchr2<'a>,
+    /// Where the current line starts.
+    start: usize,
+    /// The LF of a CRLF, which ends no line of its own.
+    skip: Option<usize>,
+    number: u32,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        let bytes = self.text.as_bytes();
+        for i in self.endings.by_ref() {
+            if self.skip == Some(i) {
+                self.start = i + 1;
+                continue;
+            }
+            if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                self.skip = Some(i + 1);
+            }
+            // Line endings are ASCII: both ends are character boundaries.
+            let text = self.text.get(self.start..i).unwrap_or_default();
+            self.start = i + 1;
+            self.number = self.number.saturating_add(1);
+            return Some(Line {
+                text,
+                number: self.number,
+            });
+        }
+        if self.start < self.text.len() {
+            let text = self.text.get(self.start..).unwrap_or_default();
+            self.start = self.text.len();
+            self.number = self.number.saturating_add(1);
+            return Some(Line {
+                text,
+                number: self.number,
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: &str) -> Vec<(&str, u32)> {
+        split(s).map(|l| (l.text, l.number)).collect()
+    }
+
+    #[test]
+    fn splits_every_line_ending() {
+        assert_eq!(
+            texts("a\nb\r\nc\rd"),
+            vec![("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+        );
+        assert_eq!(texts("a\n"), vec![("a", 1)]);
+        assert_eq!(texts("a\n\n"), vec![("a", 1), ("", 2)]);
+        assert_eq!(texts("\r\n\r\n"), vec![("", 1), ("", 2)]);
+        assert_eq!(texts("\r\r\n"), vec![("", 1), ("", 2)]);
+        assert!(texts("").is_empty());
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        assert_eq!(column_of("abc", 0), 1);
+        assert_eq!(column_of("abc", 2), 3);
+        assert_eq!(column_of("æøå x", "æøå ".len()), 5);
+        // Past the end and inside a character: clamped, never a panic.
+        assert_eq!(column_of("ab", 99), 3);
+        assert_eq!(column_of("æ", 1), 1);
+    }
+
+    #[test]
+    fn indentation_expands_tabs() {
+        let line = |text| Line { text, number: 1 };
+        assert_eq!(line("   x").indent(), 3);
+        assert_eq!(line("\tx").indent(), 8);
+        assert_eq!(line("  \tx").indent(), 8);
+        assert_eq!(line("\t  x").indent(), 10);
+        assert_eq!(line("\t  x").trimmed_start(), (3, "x"));
+        assert!(line(" \t ").is_blank());
+    }
+
+    #[test]
+    fn decodes_with_bom_and_reports_the_first_bad_byte() {
+        assert_eq!(decode(b"\xEF\xBB\xBFabc"), Ok("abc"));
+        assert_eq!(decode(b"ab\xFFc"), Err(NotUtf8 { line: 1, column: 3 }));
+        let mut bytes = "line one\r\nlæ".as_bytes().to_vec();
+        bytes.push(0xC3); // a cut-off two-byte sequence
+        assert_eq!(decode(&bytes), Err(NotUtf8 { line: 2, column: 3 }));
+        assert_eq!(decode(b"a\r\xFE"), Err(NotUtf8 { line: 2, column: 1 }));
+        assert_eq!(decode(b"a\n\xFE"), Err(NotUtf8 { line: 2, column: 1 }));
+    }
+}

@@ -2,5 +2,5 @@
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    flowgen_runtime::cli::main()
+    flowgen_runtime::cli::main_with(dataflows::registry)
 }

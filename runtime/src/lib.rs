@@ -5,7 +5,20 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod connector;
+pub mod connectors;
+pub mod engine;
 pub mod flow;
+pub mod interpret;
+pub mod json_path;
+pub mod memory;
+pub mod state;
+pub mod values;
+
+// Generated code derives and names these through the runtime, so a crate embedding the
+// generated flows depends on flowgen-runtime alone.
+pub use serde;
+pub use serde_json;
 
 pub use flow::{
     CreatePolicy, DynFlow, EntityKey, Flow, FlowInfo, Id, Links, MapError, MatchInfo, NoLinks,

@@ -40,18 +40,52 @@ pub fn check(spec: &mut Spec) {
             .get(&(at.system.as_str(), at.entity.as_str()))
             .copied()
     };
+    let catalog = Catalog::new(spec);
     let mut found = Vec::new();
     for flow in &spec.flows {
         let (source, target) = (entity(&flow.source), entity(&flow.target));
-        check_rows(source, target, flow, &linked, &mut found);
+        check_rows(&catalog, source, target, flow, &linked, &mut found);
         check_fan_in(flow, &mut found);
-        note_untyped_sources(source, flow, &mut found);
+        note_untyped_sources(&catalog, source, flow, &mut found);
     }
     spec.diagnostics.extend(found);
 }
 
-fn catalog<'s>(entity: Option<&'s Entity>, property: &str) -> Option<&'s CatalogProperty> {
-    entity?.properties.get(property)
+/// Every catalog property by (entity, name): a hashed lookup per row instead of a walk
+/// down the entity's ordered map comparing names. Entities are keyed by address (they
+/// stay in place while the spec is borrowed).
+struct Catalog<'s> {
+    properties: HashMap<(usize, &'s str), &'s CatalogProperty>,
+}
+
+impl<'s> Catalog<'s> {
+    fn new(spec: &'s Spec) -> Self {
+        let count = spec
+            .systems
+            .values()
+            .flat_map(|sys| sys.entities.values())
+            .map(|e| e.properties.len())
+            .sum();
+        let mut properties = HashMap::default();
+        properties.reserve(count);
+        for entity in spec.systems.values().flat_map(|sys| sys.entities.values()) {
+            let at = entity_key(entity);
+            for (name, property) in &entity.properties {
+                properties.insert((at, name.as_str()), property);
+            }
+        }
+        Catalog { properties }
+    }
+
+    fn get(&self, entity: Option<&Entity>, property: &str) -> Option<&'s CatalogProperty> {
+        self.properties
+            .get(&(entity_key(entity?), property))
+            .copied()
+    }
+}
+
+fn entity_key(entity: &Entity) -> usize {
+    std::ptr::from_ref(entity) as usize
 }
 
 /// Whether a value of type `from` can be written into a property of type `to`.
@@ -71,6 +105,7 @@ pub fn converts(from: DataType, to: DataType) -> bool {
 }
 
 fn check_rows(
+    catalog: &Catalog<'_>,
     source_entity: Option<&Entity>,
     target_entity: Option<&Entity>,
     flow: &Flow,
@@ -78,8 +113,8 @@ fn check_rows(
     found: &mut Vec<Diagnostic>,
 ) {
     for row in &flow.properties {
-        let source = catalog(source_entity, &row.source);
-        let target = catalog(target_entity, &row.target);
+        let source = catalog.get(source_entity, &row.source);
+        let target = catalog.get(target_entity, &row.target);
         let source_ref = source.and_then(|p| p.reference.as_deref());
         let target_ref = target.and_then(|p| p.reference.as_deref());
         // Formatted only for a finding: most rows have none.
@@ -188,10 +223,15 @@ fn check_fan_in(flow: &Flow, found: &mut Vec<Diagnostic>) {
     }
 }
 
-fn note_untyped_sources(source_entity: Option<&Entity>, flow: &Flow, found: &mut Vec<Diagnostic>) {
+fn note_untyped_sources(
+    catalog: &Catalog<'_>,
+    source_entity: Option<&Entity>,
+    flow: &Flow,
+    found: &mut Vec<Diagnostic>,
+) {
     let mut untyped: Vec<&str> = Vec::new();
     for row in &flow.properties {
-        let known = catalog(source_entity, &row.source);
+        let known = catalog.get(source_entity, &row.source);
         if known.is_some_and(|p| p.ty.is_none() && p.reference.is_none())
             && !untyped.contains(&row.source.as_str())
         {

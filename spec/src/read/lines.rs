@@ -22,20 +22,12 @@ impl<'a> Line<'a> {
 
     /// The indentation width, tabs expanded as rst does.
     pub fn indent(&self) -> usize {
-        let mut width = 0usize;
-        for b in self.text.bytes() {
-            match b {
-                b' ' => width = width.saturating_add(1),
-                b'\t' => width = (width / TAB_WIDTH + 1).saturating_mul(TAB_WIDTH),
-                _ => break,
-            }
-        }
-        width
+        indent_width(self.text)
     }
 
     /// The line without leading spaces and tabs, and the byte offset where that starts.
     pub fn trimmed_start(&self) -> (usize, &'a str) {
-        let rest = self.text.trim_start_matches([' ', '\t']);
+        let rest = trim_blank_start(self.text);
         (self.text.len() - rest.len(), rest)
     }
 
@@ -44,6 +36,46 @@ impl<'a> Line<'a> {
     pub fn column(&self, byte: usize) -> u32 {
         column_of(self.text, byte)
     }
+}
+
+/// `text` without leading spaces and tabs (a byte scan: both are ASCII).
+pub fn trim_blank_start(text: &str) -> &str {
+    let skip = text
+        .bytes()
+        .position(|b| b != b' ' && b != b'\t')
+        .unwrap_or(text.len());
+    text.get(skip..).unwrap_or_default()
+}
+
+/// `str::trim_end`, without decoding characters when the last one is ASCII and no
+/// whitespace (nearly every line).
+pub fn trim_end(text: &str) -> &str {
+    match text.as_bytes().last() {
+        Some(&b) if b.is_ascii() && !char::from(b).is_whitespace() => text,
+        _ => text.trim_end(),
+    }
+}
+
+/// `str::trim`, with the fast path of [`trim_end`] on both ends.
+pub fn trim(text: &str) -> &str {
+    let text = trim_end(text);
+    match text.as_bytes().first() {
+        Some(&b) if b.is_ascii() && !char::from(b).is_whitespace() => text,
+        _ => text.trim_start(),
+    }
+}
+
+/// The indentation width of `text`'s leading spaces and tabs, tabs expanded as rst does.
+pub fn indent_width(text: &str) -> usize {
+    let mut width = 0usize;
+    for b in text.bytes() {
+        match b {
+            b' ' => width = width.saturating_add(1),
+            b'\t' => width = (width / TAB_WIDTH + 1).saturating_mul(TAB_WIDTH),
+            _ => break,
+        }
+    }
+    width
 }
 
 /// The 1-based character column of byte offset `byte` in `text`.
@@ -192,6 +224,33 @@ mod tests {
         // Past the end and inside a character: clamped, never a panic.
         assert_eq!(column_of("ab", 99), 3);
         assert_eq!(column_of("æ", 1), 1);
+    }
+
+    #[test]
+    fn fast_trims_agree_with_str() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\ta\t",
+            "a\u{b}",
+            "\u{b}a",
+            "a\u{a0}",
+            "\u{3000}a",
+            "æ ",
+            " æ",
+            "a\x0c",
+            "\r\na\n",
+        ] {
+            assert_eq!(trim_end(text), text.trim_end(), "{text:?}");
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+            assert_eq!(
+                trim_blank_start(text),
+                text.trim_start_matches([' ', '\t']),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::lines::{Line, column_of};
+use super::lines::{Line, column_of, trim, trim_blank_start, trim_end};
 use crate::model::Severity;
 
 /// A place in the document: 1-based line and character column.
@@ -182,7 +182,7 @@ fn bullet(text: &str) -> Option<(u8, usize, &str)> {
     if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
         return None;
     }
-    let body = rest.trim_start_matches([' ', '\t']);
+    let body = trim_blank_start(rest);
     Some((first, text.len() - body.len(), body))
 }
 
@@ -192,7 +192,7 @@ fn directive(text: &str) -> Option<(&str, &str)> {
     if !rest.starts_with([' ', '\t']) {
         return None;
     }
-    let rest = rest.trim_start_matches([' ', '\t']);
+    let rest = trim_blank_start(rest);
     let end = rest.find("::")?;
     let name = &rest[..end];
     if name.is_empty()
@@ -287,7 +287,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 return None;
             }
             let (off, text) = text_line.trimmed_start();
-            let text = text.trim_end();
+            let text = trim_end(text);
             let pos = self.pos(text_line, off);
             let len = char_len(text);
             if over_len < len || under_len < len {
@@ -310,7 +310,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         let under = self.line(i + 1)?;
         let (c, under_len) = adornment(under)?;
         let (off, text) = first.trimmed_start();
-        let text = text.trim_end();
+        let text = trim_end(text);
         let len = char_len(text);
         // docutils takes a short line of punctuation under text for a title only from 4
         // characters on; shorter, it is text.
@@ -424,7 +424,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             if j > i && (is_comment_or_directive(t) || self.heading_starts(j)) {
                 break;
             }
-            let t = t.trim_end();
+            let t = trim_end(t);
             let pos = self.pos(line, off);
             if first.is_none() {
                 first = Some(pos);
@@ -453,7 +453,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             return false;
         }
         match adornment(next) {
-            Some((_, n)) => n >= 4 || n >= char_len(line.text.trim()),
+            Some((_, n)) => n >= 4 || n >= char_len(trim(line.text)),
             None => false,
         }
     }
@@ -502,17 +502,25 @@ impl<'a, 'l> Parser<'a, 'l> {
             j += 1;
         }
         let mut rows = RowBuilder::default();
+        // One pass over each line's indentation; the table's end is measured once, on
+        // its last line.
+        let mut last = None;
         while let Some(line) = self.line(j) {
-            if line.is_blank() {
+            let (off, t) = line.trimmed_start();
+            if t.is_empty() {
                 j += 1;
                 continue;
             }
-            if line.indent() <= base {
+            let indent = line.indent();
+            if indent <= base {
                 break;
             }
-            self.table_line(line, &mut rows);
-            table.end = self.end_of(line);
+            self.table_line(line, indent, off, t, &mut rows);
+            last = Some(line);
             j += 1;
+        }
+        if let Some(line) = last {
+            table.end = self.end_of(line);
         }
         table.rows = rows.rows;
         table.cells = rows.cells;
@@ -521,20 +529,27 @@ impl<'a, 'l> Parser<'a, 'l> {
     }
 
     fn end_of(&self, line: &Line<'_>) -> Pos {
-        let text = line.text.trim_end();
+        let text = trim_end(line.text);
         Pos {
             line: line.number,
             column: column_of(text, text.len()),
         }
     }
 
-    fn table_line(&mut self, line: &Line<'a>, rows: &mut RowBuilder<'a>) {
-        let indent = line.indent();
-        let (off, t) = line.trimmed_start();
-        let t = t.trim_end();
-        let is_row = bullet(t).is_some() && rows.row_indent.is_none_or(|r| indent <= r);
+    /// One non-blank line of a table: `indent` wide, its text `t` starting at byte `off`.
+    fn table_line(
+        &mut self,
+        line: &Line<'a>,
+        indent: usize,
+        off: usize,
+        t: &'a str,
+        rows: &mut RowBuilder<'a>,
+    ) {
+        let t = trim_end(t);
+        let marker = bullet(t);
+        let is_row = marker.is_some() && rows.row_indent.is_none_or(|r| indent <= r);
         if is_row {
-            let Some((_, body_off, body)) = bullet(t) else {
+            let Some((_, body_off, body)) = marker else {
                 return;
             };
             let pos = self.pos(line, off);
@@ -569,7 +584,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             return;
         }
         let continuation = rows.cell_indent.is_some_and(|c| indent > c);
-        match bullet(t) {
+        match marker {
             Some((_, cell_off, cell)) if !continuation => {
                 let bullet_pos = self.pos(line, off);
                 let text_pos = self.pos(line, off + cell_off);
@@ -619,7 +634,7 @@ impl<'a> RowBuilder<'a> {
             self.cell_indent = Some(indent);
         }
         if let Some(row) = self.rows.last_mut() {
-            let text = text.trim();
+            let text = trim(text);
             self.cells.push(Cell {
                 text: Cow::Borrowed(text),
                 pos: if text.is_empty() { bullet } else { text_pos },

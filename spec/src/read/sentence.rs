@@ -3,8 +3,6 @@
 //!
 //! Slots are byte ranges of the sentence; the caller maps them back to the document.
 
-use memchr::memmem;
-
 /// Which sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -179,7 +177,7 @@ pub fn recognize(text: &str, expected: Expected<'_>) -> Option<Sentence> {
         (CONDITION_MARKER, CONDITION),
         (CONDITION_MARKER_TWO_SPACES, CONDITION_TWO_SPACES),
     ] {
-        if memmem::find(bytes, marker.as_bytes()).is_some()
+        if find_lit(text, marker).is_some()
             && let Some(sentence) = matches(Form::Condition, text, parts, expected)
         {
             return Some(sentence);
@@ -203,6 +201,41 @@ pub fn recognize(text: &str, expected: Expected<'_>) -> Option<Sentence> {
     candidates
         .iter()
         .find_map(|&(form, parts)| matches(form, text, parts, expected))
+}
+
+/// The first place of the template literal `lit` in `text`. Sentences are short and the
+/// literals fixed: a scan for the first byte beats building a searcher per call (which
+/// `memmem::find` and `str::find` both do).
+fn find_lit(text: &str, lit: &str) -> Option<usize> {
+    let (hay, needle) = (text.as_bytes(), lit.as_bytes());
+    let Some((&first, tail)) = needle.split_first() else {
+        return Some(0);
+    };
+    let mut from = 0usize;
+    while let Some(i) = hay.get(from..).and_then(|h| memchr::memchr(first, h)) {
+        let at = from + i;
+        if hay.get(at + 1..).is_some_and(|h| h.starts_with(tail)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The last place of the template literal `lit` in `text`; see [`find_lit`].
+fn rfind_lit(text: &str, lit: &str) -> Option<usize> {
+    let (hay, needle) = (text.as_bytes(), lit.as_bytes());
+    let Some((&first, tail)) = needle.split_first() else {
+        return Some(hay.len());
+    };
+    let mut end = hay.len();
+    while let Some(at) = hay.get(..end).and_then(|h| memchr::memrchr(first, h)) {
+        if hay.get(at + 1..).is_some_and(|h| h.starts_with(tail)) {
+            return Some(at);
+        }
+        end = at;
+    }
+    None
 }
 
 fn article(text: &str, capital: bool) -> Option<usize> {
@@ -259,10 +292,8 @@ fn matches(form: Form, text: &str, parts: &[Part], expected: Expected<'_>) -> Op
                     Some(w) => w.len(),
                     None if last => rest.strip_suffix(next)?.len(),
                     // The connected list ends at the last "that is synchronized into".
-                    None if slot == Slot::Connected => {
-                        memmem::rfind(rest.as_bytes(), next.as_bytes())?
-                    }
-                    None => memmem::find(rest.as_bytes(), next.as_bytes())?,
+                    None if slot == Slot::Connected => rfind_lit(rest, next)?,
+                    None => find_lit(rest, next)?,
                 };
                 *slots.get_mut(count)? = (slot, pos, pos + len);
                 count += 1;
@@ -335,6 +366,22 @@ pub fn split_entities(list: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_search_agrees_with_str_find() {
+        for (hay, lit) in [
+            ("a, it will be x, it will be y", ", it will be"),
+            ("abcabc", "bc"),
+            ("abc", "abcd"),
+            ("", "a"),
+            ("abc", ""),
+            ("æ, ø", ", ø"),
+            ("aaa", "aa"),
+        ] {
+            assert_eq!(find_lit(hay, lit), hay.find(lit), "{hay:?} {lit:?}");
+            assert_eq!(rfind_lit(hay, lit), hay.rfind(lit), "{hay:?} {lit:?}");
+        }
+    }
 
     const E: Expected<'static> = Expected {
         x: "Chargebee Customer",

@@ -176,6 +176,11 @@ pub fn read(
         }
     });
     let columns = kind.columns();
+    let body = table.rows.len().saturating_sub(header_rows);
+    match kind {
+        Kind::Match => out.matches.reserve(body),
+        Kind::Property => out.properties.reserve(body),
+    }
     let last = table.rows.len() - 1;
     for (i, row) in table.rows.iter().enumerate() {
         let cells = table.cells(row);

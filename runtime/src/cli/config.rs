@@ -1,0 +1,227 @@
+//! `flowgen.yaml`: where the state lives and how to reach each system.
+//!
+//! ```yaml
+//! state: flowgen.db              # SQLite state file (default flowgen.db), relative to this file
+//! page_size: 500                 # optional
+//! prefer:                        # optional, per flow name: source | target | newest
+//!   "Chargebee Customer -> Powerofficego Customers person": newest
+//! systems:
+//!   Chargebee:
+//!     kind: memory-file          # a JSON file holding the system's records
+//!     path: data/chargebee.json
+//!     ids: text                  # text (with `prefix`) or int
+//!     prefix: cb_
+//!   Powerofficego: { kind: memory-file, path: data/powerofficego.json, ids: int }
+//! ```
+//!
+//! HTTP connectors (next issue) add kinds; until then `memory-file` makes the commands
+//! usable end to end. A `memory-file` system is loaded before a command and saved after it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::connector::Connector;
+use crate::flow::Prefer;
+use crate::memory::{IdKind, MemoryConnector, MemoryFileError};
+
+/// The default configuration file.
+pub const DEFAULT_CONFIG: &str = "flowgen.yaml";
+/// The default state file.
+pub const DEFAULT_STATE: &str = "flowgen.db";
+
+/// Errors reading `flowgen.yaml`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source} (create it, or pass --config PATH)")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error(transparent)]
+    System(#[from] MemoryFileError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    state: Option<PathBuf>,
+    #[serde(default)]
+    page_size: Option<usize>,
+    #[serde(default)]
+    prefer: BTreeMap<String, Prefer>,
+    #[serde(default)]
+    systems: BTreeMap<String, RawSystem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "kebab-case")]
+enum RawSystem {
+    MemoryFile {
+        path: PathBuf,
+        #[serde(default)]
+        ids: Option<RawIds>,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawIds {
+    Int,
+    Text,
+}
+
+/// One configured system.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SystemConfig {
+    MemoryFile { path: PathBuf, ids: IdKind },
+}
+
+/// A read configuration, paths resolved against the file's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub state: PathBuf,
+    pub page_size: Option<usize>,
+    pub prefer: HashMap<String, Prefer>,
+    pub systems: BTreeMap<String, SystemConfig>,
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base).map_err(|message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses a configuration; relative paths are taken from `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, String> {
+        let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
+            format!("{e} (expected keys: state, page_size, prefer, systems.<name>.{{kind, path, ids, prefix}})")
+        })?;
+        if raw.page_size == Some(0) {
+            return Err("page_size: must be at least 1".into());
+        }
+        let mut systems = BTreeMap::new();
+        for (name, system) in raw.systems {
+            let config = match system {
+                RawSystem::MemoryFile { path, ids, prefix } => {
+                    let ids = match (ids, prefix) {
+                        (Some(RawIds::Int) | None, None) => IdKind::Int,
+                        (Some(RawIds::Int), Some(_)) => {
+                            return Err(format!(
+                                "systems.{name}.prefix: only text ids have a prefix (set ids: text)"
+                            ));
+                        }
+                        (Some(RawIds::Text) | None, Some(prefix)) => IdKind::Text { prefix },
+                        (Some(RawIds::Text), None) => IdKind::Text {
+                            prefix: String::new(),
+                        },
+                    };
+                    SystemConfig::MemoryFile {
+                        path: base.join(path),
+                        ids,
+                    }
+                }
+            };
+            systems.insert(name, config);
+        }
+        Ok(Config {
+            state: base.join(raw.state.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE))),
+            page_size: raw.page_size,
+            prefer: raw.prefer.into_iter().collect(),
+            systems,
+        })
+    }
+}
+
+/// Connectors by system name.
+pub type Connectors = HashMap<String, Arc<dyn Connector>>;
+
+/// The connectors of a configuration, and how to save the file-backed ones.
+#[derive(Debug)]
+pub struct Systems {
+    memory: Vec<(Arc<MemoryConnector>, PathBuf)>,
+}
+
+impl Systems {
+    pub fn open(config: &Config) -> Result<(Systems, Connectors), ConfigError> {
+        let mut memory = Vec::new();
+        let mut connectors: Connectors = HashMap::new();
+        for (name, system) in &config.systems {
+            match system {
+                SystemConfig::MemoryFile { path, ids } => {
+                    let connector = Arc::new(MemoryConnector::load_file(name, ids.clone(), path)?);
+                    connectors.insert(name.clone(), Arc::clone(&connector) as Arc<dyn Connector>);
+                    memory.push((connector, path.clone()));
+                }
+            }
+        }
+        Ok((Systems { memory }, connectors))
+    }
+
+    /// Writes the file-backed systems back.
+    pub fn save(&self) -> Result<(), ConfigError> {
+        for (connector, path) in &self.memory {
+            connector.save_file(path)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_resolves_paths() {
+        let text = "state: s.db\nsystems:\n  Chargebee: { kind: memory-file, path: cb.json, prefix: cb_ }\n  Powerofficego: { kind: memory-file, path: po.json, ids: int }\nprefer:\n  F: source\n";
+        let c = Config::parse(text, Path::new("/x")).expect("config");
+        assert_eq!(c.state, PathBuf::from("/x/s.db"));
+        assert_eq!(
+            c.systems["Chargebee"],
+            SystemConfig::MemoryFile {
+                path: PathBuf::from("/x/cb.json"),
+                ids: IdKind::Text {
+                    prefix: "cb_".into()
+                }
+            }
+        );
+        assert_eq!(c.prefer["F"], Prefer::Source);
+        let d = Config::parse("systems: {}", Path::new("/x")).expect("config");
+        assert_eq!(d.state, PathBuf::from("/x/flowgen.db"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::parse("systems:\n  A: { kind: http, path: a }\n", Path::new("."))
+            .expect_err("kind");
+        assert!(e.contains("systems") && e.contains("http"), "{e}");
+        let e = Config::parse("systems:\n  A: { kind: memory-file }\n", Path::new("."))
+            .expect_err("path");
+        assert!(e.contains("path"), "{e}");
+        let e = Config::parse("stat: x\n", Path::new(".")).expect_err("unknown");
+        assert!(e.contains("stat"), "{e}");
+        let e = Config::parse(
+            "systems:\n  A: { kind: memory-file, path: a, ids: int, prefix: p }\n",
+            Path::new("."),
+        )
+        .expect_err("prefix");
+        assert!(e.contains("systems.A.prefix"), "{e}");
+        let e = Config::parse("prefer: { F: oldest }\n", Path::new(".")).expect_err("prefer");
+        assert!(e.contains("prefer") || e.contains("oldest"), "{e}");
+    }
+}

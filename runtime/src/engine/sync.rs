@@ -1,0 +1,1089 @@
+//! One run: the per-record algorithm of DESIGN.md §5, with a page-level link cache and one
+//! store transaction per page.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::conflict::incoming_wins;
+use super::hashing::hash;
+use super::plan::{Plan, PlannedCreate, PlannedDeferral, PlannedLink, PlannedUpdate, PropertyDiff};
+use super::{Engine, EngineError, FlowCounts, RunReport};
+use crate::connector::{Connector, ConnectorError, ErrorKind, RemoteRecord};
+use crate::flow::{CreatePolicy, DynFlow, EntityKey, Links, MapError, RecordId};
+use crate::json_path;
+use crate::state::{Batch, Conflict, DeadLetter, Deferral, Intent, Link, Side};
+
+/// How deep `when_connected` creates may nest (a created record's own references).
+const MAX_DEPTH: usize = 4;
+
+/// What happened to one record in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Skipped,
+    Unchanged,
+    Updated,
+    Created,
+    /// A create queued for the end of the page.
+    Queued,
+    Linked,
+    Deferred,
+    DeadLettered,
+}
+
+/// Links resolved before mapping a record.
+#[derive(Debug, Default)]
+struct Resolved(HashMap<(EntityKey, RecordId, EntityKey), RecordId>);
+
+impl Links for Resolved {
+    fn linked(&self, from: EntityKey, id: &RecordId, to: EntityKey) -> Option<RecordId> {
+        self.0.get(&(from, id.clone(), to)).cloned()
+    }
+}
+
+type CacheKey = (usize, Side, RecordId);
+
+pub(super) struct RunCtx<'e> {
+    engine: &'e Engine,
+    flows: Vec<&'e dyn DynFlow>,
+    dry: bool,
+    counts: Vec<FlowCounts>,
+    read_errors: Vec<String>,
+    reconciled: u64,
+    plan: Plan,
+    batch: Batch,
+    batch_links: HashMap<(usize, RecordId), Link>,
+    cache: HashMap<CacheKey, Option<Link>>,
+    pending: Vec<(usize, Intent)>,
+    pending_sources: HashSet<CacheKey>,
+    deferred: Vec<(usize, RecordId, String)>,
+    deferred_set: HashSet<(usize, RecordId)>,
+    ever_deferred: HashSet<(usize, RecordId)>,
+    known_deferred: HashSet<(String, RecordId)>,
+    known_dead: HashSet<(String, RecordId)>,
+    placeholders: u64,
+}
+
+fn aborted(e: ConnectorError) -> Result<ConnectorError, EngineError> {
+    if e.kind == ErrorKind::Aborted {
+        Err(EngineError::Aborted(e))
+    } else {
+        Ok(e)
+    }
+}
+
+impl<'e> RunCtx<'e> {
+    pub(super) async fn new(engine: &'e Engine, dry: bool) -> Result<RunCtx<'e>, EngineError> {
+        let known_deferred = engine
+            .store
+            .deferrals()
+            .await?
+            .into_iter()
+            .map(|d| (d.direction, d.record_id))
+            .collect();
+        let known_dead = engine
+            .store
+            .dead_letters()
+            .await?
+            .into_iter()
+            .map(|d| (d.direction, d.record_id))
+            .collect();
+        Ok(RunCtx {
+            engine,
+            flows: engine.registry.flows().collect(),
+            dry,
+            counts: vec![FlowCounts::default(); engine.topology.directions.len()],
+            read_errors: Vec::new(),
+            reconciled: 0,
+            plan: Plan::default(),
+            batch: Batch::default(),
+            batch_links: HashMap::new(),
+            cache: HashMap::new(),
+            pending: Vec::new(),
+            pending_sources: HashSet::new(),
+            deferred: Vec::new(),
+            deferred_set: HashSet::new(),
+            ever_deferred: HashSet::new(),
+            known_deferred,
+            known_dead,
+            placeholders: 0,
+        })
+    }
+
+    pub(super) fn into_report(self) -> RunReport {
+        let flows = self
+            .engine
+            .topology
+            .directions
+            .iter()
+            .zip(&self.counts)
+            .map(|(d, c)| (d.name.clone(), *c))
+            .collect::<BTreeMap<_, _>>();
+        RunReport {
+            run_id: None,
+            flows,
+            still_deferred: self.deferred.len(),
+            read_errors: self.read_errors,
+            reconciled_intents: self.reconciled,
+        }
+    }
+
+    pub(super) fn into_plan(self) -> Plan {
+        self.plan
+    }
+
+    fn connector(&self, system: &str) -> Option<&'e dyn Connector> {
+        self.engine.connectors.get(system).map(|c| c.as_ref())
+    }
+
+    /// The whole run.
+    pub(super) async fn run(&mut self) -> Result<(), EngineError> {
+        let engine = self.engine;
+        if !self.dry {
+            self.reconcile_intents().await?;
+        }
+        for stored in engine.store.deferrals().await? {
+            if let Some(di) = engine.topology.direction(&stored.direction)
+                && self.deferred_set.insert((di, stored.record_id.clone()))
+            {
+                self.deferred.push((di, stored.record_id, stored.reason));
+            }
+        }
+        for entity in &engine.topology.order {
+            self.read_entity(*entity).await?;
+        }
+        self.retry_deferred().await?;
+        for (di, id, reason) in &self.deferred {
+            self.batch.deferred.push(Deferral {
+                direction: engine.topology.directions[*di].name.clone(),
+                record_id: id.clone(),
+                reason: reason.clone(),
+            });
+        }
+        self.flush().await
+    }
+
+    async fn read_entity(&mut self, entity: EntityKey) -> Result<(), EngineError> {
+        let engine = self.engine;
+        let directions: Vec<usize> = engine.topology.from_entity(entity).collect();
+        let Some(connector) = self.connector(entity.system) else {
+            return Ok(());
+        };
+        if directions.is_empty() {
+            return Ok(());
+        }
+        let mut cursor = engine.store.cursor(entity.system, entity.entity).await?;
+        loop {
+            let page = engine
+                .options
+                .retry
+                .run(async || {
+                    connector
+                        .changes(entity.entity, cursor.as_deref(), engine.options.page_size)
+                        .await
+                })
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    let e = aborted(e)?;
+                    tracing::warn!(%entity, error = %e, "cannot read changes");
+                    self.read_errors.push(format!("{entity}: {e}"));
+                    return Ok(());
+                }
+            };
+            for di in &directions {
+                let d = &engine.topology.directions[*di];
+                let ids: Vec<RecordId> = page.records.iter().map(|r| r.id.clone()).collect();
+                self.prefetch(d.pair, d.from_side, &ids).await?;
+            }
+            for record in &page.records {
+                for di in &directions {
+                    self.counts[*di].read += 1;
+                    self.sync_record(*di, record, false, 0).await?;
+                }
+            }
+            if let Some(next) = page.cursor {
+                self.batch.cursors.push((
+                    entity.system.to_string(),
+                    entity.entity.to_string(),
+                    next.clone(),
+                ));
+                cursor = Some(next);
+            }
+            self.flush().await?;
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Retries deferred records until a round makes no progress.
+    async fn retry_deferred(&mut self) -> Result<(), EngineError> {
+        let engine = self.engine;
+        for _ in 0..engine.options.deferral_rounds {
+            if self.deferred.is_empty() {
+                break;
+            }
+            let queue = std::mem::take(&mut self.deferred);
+            let before = queue.len();
+            for (di, id, reason) in queue {
+                self.deferred_set.remove(&(di, id.clone()));
+                let d = &engine.topology.directions[di];
+                match self.get(d.from, &id).await {
+                    Ok(Some(record)) => {
+                        self.sync_record(di, &record, false, 0).await?;
+                    }
+                    Ok(None) => {
+                        // The record is gone: nothing waits any more.
+                        self.resolved(di, &id);
+                    }
+                    Err(e) => {
+                        let e = aborted(e)?;
+                        if self.deferred_set.insert((di, id.clone())) {
+                            self.deferred.push((di, id, format!("{reason}; {e}")));
+                        }
+                    }
+                }
+            }
+            self.flush().await?;
+            if self.deferred.len() >= before {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-runs dead letters.
+    pub(super) async fn retry_dead_letters(
+        &mut self,
+        letters: Vec<DeadLetter>,
+    ) -> Result<(), EngineError> {
+        let engine = self.engine;
+        for letter in letters {
+            let Some(di) = engine.topology.direction(&letter.direction) else {
+                tracing::warn!(direction = %letter.direction, "dead letter of an unknown flow left as is");
+                continue;
+            };
+            let d = &engine.topology.directions[di];
+            match self.get(d.from, &letter.record_id).await {
+                Ok(Some(record)) => {
+                    self.counts[di].read += 1;
+                    // A dead-lettered create of a when_connected record was a forced create.
+                    let forced = d.create == CreatePolicy::WhenConnected;
+                    self.sync_record(di, &record, forced, 0).await?;
+                }
+                Ok(None) => self.resolved(di, &letter.record_id),
+                Err(e) => {
+                    let e = aborted(e)?;
+                    self.dead_letter(di, &letter.record_id, &letter.payload, e.to_string());
+                }
+            }
+        }
+        self.retry_deferred().await?;
+        self.flush().await
+    }
+
+    /// Finishes open create intents left by a crash: replay the create with its
+    /// idempotency key, or look for the record by its values, and store the link.
+    async fn reconcile_intents(&mut self) -> Result<(), EngineError> {
+        let engine = self.engine;
+        let intents = engine.store.intents().await?;
+        for intent in intents {
+            let Some(di) = engine.topology.direction(&intent.direction) else {
+                self.batch.intents_done.push(intent.key);
+                continue;
+            };
+            let d = &engine.topology.directions[di];
+            if self
+                .link(d.pair, intent.source_side, &intent.source_id)
+                .await?
+                .is_some()
+            {
+                self.batch.intents_done.push(intent.key);
+                continue;
+            }
+            let Some(connector) = self.connector(&intent.target_system) else {
+                continue;
+            };
+            let existing = if connector.idempotent_create() {
+                None
+            } else {
+                self.find_equal(connector, d.to, &intent.payload).await?
+            };
+            let record = match existing {
+                Some(record) => Ok(record),
+                None => {
+                    engine
+                        .options
+                        .retry
+                        .run(async || {
+                            connector
+                                .create(&intent.target_entity, &intent.payload, Some(&intent.key))
+                                .await
+                        })
+                        .await
+                }
+            };
+            match record {
+                Ok(record) => {
+                    let link = new_link(
+                        &engine.topology.pairs[d.pair].key,
+                        intent.source_side,
+                        intent.source_id.clone(),
+                        record.id,
+                        intent.source_hash.clone(),
+                        intent.target_hash.clone(),
+                    );
+                    self.put_link(d.pair, link);
+                    self.reconciled += 1;
+                }
+                Err(e) => {
+                    let e = aborted(e)?;
+                    self.dead_letter(di, &intent.source_id, &intent.payload, e.to_string());
+                }
+            }
+            self.batch.intents_done.push(intent.key);
+        }
+        self.flush().await
+    }
+
+    /// A record of `entity` whose values include all of `payload`'s non-empty values (the
+    /// match lookup for systems without idempotency keys).
+    async fn find_equal(
+        &self,
+        connector: &dyn Connector,
+        entity: EntityKey,
+        payload: &Value,
+    ) -> Result<Option<RemoteRecord>, EngineError> {
+        let Some(map) = payload.as_object() else {
+            return Ok(None);
+        };
+        let Some((key, value)) = map
+            .iter()
+            .find(|(_, v)| !v.is_object() && !v.is_array() && !json_path::is_empty(v))
+        else {
+            return Ok(None);
+        };
+        let found = match connector.search(entity.entity, key, value).await {
+            Ok(found) => found,
+            Err(e) => {
+                aborted(e)?;
+                return Ok(None);
+            }
+        };
+        Ok(found.into_iter().find(|r| {
+            let mut merged = r.data.clone();
+            json_path::merge(&mut merged, payload);
+            merged == r.data
+        }))
+    }
+
+    /// Stores intents of queued creates, performs them, and commits the page.
+    async fn flush(&mut self) -> Result<(), EngineError> {
+        let engine = self.engine;
+        if self.dry {
+            self.batch = Batch::default();
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            let intents: Vec<Intent> = self.pending.iter().map(|(_, i)| i.clone()).collect();
+            engine.store.put_intents(&intents).await?;
+        }
+        for (di, intent) in std::mem::take(&mut self.pending) {
+            self.perform_create(di, intent).await?;
+        }
+        self.pending_sources.clear();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.links = self.batch_links.drain().map(|(_, l)| l).collect();
+        engine.store.commit(batch).await?;
+        // The store now holds what the cache knew: dropping it keeps memory flat.
+        self.cache.clear();
+        Ok(())
+    }
+
+    async fn perform_create(&mut self, di: usize, intent: Intent) -> Result<Outcome, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let Some(connector) = self.connector(d.to.system) else {
+            return Ok(Outcome::Skipped);
+        };
+        let result = engine
+            .options
+            .retry
+            .run(async || {
+                connector
+                    .create(d.to.entity, &intent.payload, Some(&intent.key))
+                    .await
+            })
+            .await;
+        self.batch.intents_done.push(intent.key.clone());
+        match result {
+            Ok(record) => {
+                let link = new_link(
+                    &engine.topology.pairs[d.pair].key,
+                    d.from_side,
+                    intent.source_id.clone(),
+                    record.id,
+                    intent.source_hash,
+                    intent.target_hash,
+                );
+                self.put_link(d.pair, link);
+                self.counts[di].created += 1;
+                self.counts[di].writes += 1;
+                self.resolved(di, &intent.source_id);
+                Ok(Outcome::Created)
+            }
+            Err(e) => {
+                let e = aborted(e)?;
+                Ok(self.dead_letter(di, &intent.source_id, &intent.payload, e.to_string()))
+            }
+        }
+    }
+
+    // ----- links -----
+
+    async fn prefetch(
+        &mut self,
+        pair: usize,
+        side: Side,
+        ids: &[RecordId],
+    ) -> Result<(), EngineError> {
+        let missing: Vec<RecordId> = ids
+            .iter()
+            .filter(|id| !self.cache.contains_key(&(pair, side, (*id).clone())))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let key = &self.engine.topology.pairs[pair].key;
+        let found = self.engine.store.links(key, side, &missing).await?;
+        for id in missing {
+            self.cache.insert((pair, side, id), None);
+        }
+        for link in found {
+            self.cache_link(pair, link);
+        }
+        Ok(())
+    }
+
+    async fn link(
+        &mut self,
+        pair: usize,
+        side: Side,
+        id: &RecordId,
+    ) -> Result<Option<Link>, EngineError> {
+        if let Some(cached) = self.cache.get(&(pair, side, id.clone())) {
+            return Ok(cached.clone());
+        }
+        self.prefetch(pair, side, std::slice::from_ref(id)).await?;
+        Ok(self.cache.get(&(pair, side, id.clone())).cloned().flatten())
+    }
+
+    fn cache_link(&mut self, pair: usize, link: Link) {
+        self.cache
+            .insert((pair, Side::B, link.b_id.clone()), Some(link.clone()));
+        self.cache
+            .insert((pair, Side::A, link.a_id.clone()), Some(link));
+    }
+
+    fn put_link(&mut self, pair: usize, link: Link) {
+        if !self.dry {
+            self.batch_links
+                .insert((pair, link.a_id.clone()), link.clone());
+        }
+        self.cache_link(pair, link);
+    }
+
+    /// The id a reference translates to, if linked.
+    async fn translate(
+        &mut self,
+        from: EntityKey,
+        id: &RecordId,
+        to: EntityKey,
+    ) -> Result<Option<RecordId>, EngineError> {
+        let Some(pair) = self.engine.topology.pair(from, to) else {
+            return Ok(None);
+        };
+        let Some(side) = self.engine.topology.pairs[pair].side_of(from) else {
+            return Ok(None);
+        };
+        Ok(self
+            .link(pair, side, id)
+            .await?
+            .filter(|l| !l.orphaned)
+            .map(|l| l.id(side.other()).clone()))
+    }
+
+    // ----- bookkeeping -----
+
+    fn resolved(&mut self, di: usize, id: &RecordId) {
+        if self.known_deferred.is_empty() && self.known_dead.is_empty() {
+            return;
+        }
+        let name = &self.engine.topology.directions[di].name;
+        let key = (name.clone(), id.clone());
+        if self.known_deferred.remove(&key) {
+            self.batch.undeferred.push(key.clone());
+        }
+        if self.known_dead.remove(&key) {
+            self.batch.resolved_dead_letters.push(key);
+        }
+    }
+
+    fn defer(&mut self, di: usize, id: &RecordId, reason: String) -> Outcome {
+        if self.deferred_set.insert((di, id.clone())) {
+            if self.ever_deferred.insert((di, id.clone())) {
+                self.counts[di].deferred += 1;
+                if self.dry {
+                    self.plan.deferrals.push(PlannedDeferral {
+                        direction: self.engine.topology.directions[di].name.clone(),
+                        source_id: id.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            self.deferred.push((di, id.clone(), reason));
+        }
+        Outcome::Deferred
+    }
+
+    fn dead_letter(&mut self, di: usize, id: &RecordId, payload: &Value, error: String) -> Outcome {
+        let name = self.engine.topology.directions[di].name.clone();
+        tracing::warn!(flow = %name, record = %id, %error, "dead letter");
+        self.counts[di].dead_lettered += 1;
+        if self.dry {
+            self.plan.failures.push(PlannedDeferral {
+                direction: name,
+                source_id: id.clone(),
+                reason: error,
+            });
+        } else {
+            self.known_dead.insert((name.clone(), id.clone()));
+            self.batch
+                .dead_letters
+                .push((name, id.clone(), payload.clone(), error));
+        }
+        Outcome::DeadLettered
+    }
+
+    async fn get(
+        &self,
+        entity: EntityKey,
+        id: &RecordId,
+    ) -> Result<Option<RemoteRecord>, ConnectorError> {
+        let Some(connector) = self.connector(entity.system) else {
+            return Ok(None);
+        };
+        self.engine
+            .options
+            .retry
+            .run(async || connector.get(entity.entity, id).await)
+            .await
+    }
+
+    // ----- one record -----
+
+    /// Translates `record`'s references (creating `when_connected` records when `create_via`
+    /// allows) and maps it through direction `di`.
+    async fn map(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        depth: usize,
+    ) -> Result<Result<Value, MapError>, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let Some(flow) = self.flows.get(d.flow).copied() else {
+            return Ok(Err(MapError::Invalid {
+                entity: d.from,
+                message: "flow missing from the registry".into(),
+            }));
+        };
+        let references = if d.reversed {
+            flow.inverse_references_json(&record.data)
+        } else {
+            flow.references_json(&record.data)
+        };
+        let references = match references {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut resolved = Resolved::default();
+        for r in references {
+            let mut target = self.translate(r.from, &r.id, r.to).await?;
+            if target.is_none()
+                && depth < MAX_DEPTH
+                && let Some(creator) = engine.topology.connected_creator(r.from, r.to, d.from)
+            {
+                match self.get(r.from, &r.id).await {
+                    Ok(Some(referenced)) => {
+                        self.counts[creator].read += 1;
+                        Box::pin(self.sync_record(creator, &referenced, true, depth + 1)).await?;
+                        target = self.translate(r.from, &r.id, r.to).await?;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        aborted(e)?;
+                    }
+                }
+            }
+            if let Some(target) = target {
+                resolved.0.insert((r.from, r.id, r.to), target);
+            }
+        }
+        Ok(if d.reversed {
+            flow.inverse_json(&record.data, &resolved)
+        } else {
+            flow.forward_json(&record.data, &resolved)
+        })
+    }
+
+    /// Synchronizes one record through direction `di`. `forced`: a `when_connected` create
+    /// triggered by a connected record.
+    pub(super) async fn sync_record(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        forced: bool,
+        depth: usize,
+    ) -> Result<Outcome, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let pair = &engine.topology.pairs[d.pair];
+        let (from_side, to_side) = (d.from_side, d.to_side());
+        if d.has_condition && !d.reversed {
+            let applies = match self.flows.get(d.flow) {
+                Some(flow) => flow.applies_json(&record.data),
+                None => Ok(false),
+            };
+            match applies {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.counts[di].skipped += 1;
+                    self.resolved(di, &record.id);
+                    return Ok(Outcome::Skipped);
+                }
+                Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
+            }
+        }
+        let link = self.link(d.pair, from_side, &record.id).await?;
+        let may_create = forced || d.create == CreatePolicy::Always;
+        if link.as_ref().is_some_and(|l| l.orphaned)
+            || (link.is_none() && !may_create && d.match_rules.is_empty())
+            || (link.is_none()
+                && self
+                    .pending_sources
+                    .contains(&(d.pair, from_side, record.id.clone())))
+        {
+            self.counts[di].skipped += 1;
+            self.resolved(di, &record.id);
+            return Ok(Outcome::Skipped);
+        }
+        let mapped = match self.map(di, record, depth).await? {
+            Ok(mapped) => mapped,
+            Err(MapError::Unlinked {
+                property,
+                from,
+                id,
+                to,
+            }) => {
+                let reason = format!("{property}: {from} {id} is not linked to a {to} yet");
+                return Ok(self.defer(di, &record.id, reason));
+            }
+            Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
+        };
+        let payload = pair.projection(to_side).project(&mapped);
+        let to_hash = hash(&payload);
+        let from_hash = hash(&pair.projection(from_side).project(&record.data));
+        let outcome = match link {
+            Some(link) => {
+                self.sync_linked(di, record, link, payload, to_hash, from_hash, depth)
+                    .await?
+            }
+            None => {
+                self.sync_unlinked(di, record, payload, to_hash, from_hash, may_create)
+                    .await?
+            }
+        };
+        if !matches!(
+            outcome,
+            Outcome::Deferred | Outcome::DeadLettered | Outcome::Queued
+        ) {
+            self.resolved(di, &record.id);
+        }
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_linked(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        mut link: Link,
+        payload: Value,
+        to_hash: String,
+        from_hash: String,
+        depth: usize,
+    ) -> Result<Outcome, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let pair = &engine.topology.pairs[d.pair];
+        let (from_side, to_side) = (d.from_side, d.to_side());
+        if link.hash(from_side) == Some(from_hash.as_str()) {
+            // Unchanged since last written or read: an echo of our own write, or nothing new.
+            self.counts[di].unchanged += 1;
+            return Ok(Outcome::Unchanged);
+        }
+        if link.hash(to_side) == Some(to_hash.as_str()) {
+            link.set_hash(from_side, from_hash);
+            self.put_link(d.pair, link);
+            self.counts[di].unchanged += 1;
+            return Ok(Outcome::Unchanged);
+        }
+        let target_id = link.id(to_side).clone();
+        let target = match self.get(d.to, &target_id).await {
+            Ok(Some(target)) => target,
+            Ok(None) => {
+                link.orphaned = true;
+                self.put_link(d.pair, link);
+                self.counts[di].skipped += 1;
+                return Ok(Outcome::Skipped);
+            }
+            Err(e) => {
+                let e = aborted(e)?;
+                return Ok(self.dead_letter(di, &record.id, &payload, e.to_string()));
+            }
+        };
+        let target_now = pair.projection(to_side).project(&target.data);
+        let target_hash = hash(&target_now);
+        let target_changed = link.hash(to_side).is_some_and(|h| h != target_hash);
+        let mut conflict = false;
+        if target_changed {
+            conflict = true;
+            self.counts[di].conflicts += 1;
+            let from_values = pair.projection(from_side).project(&record.data);
+            let incoming =
+                incoming_wins(d.prefer, !d.reversed, record.updated_at, target.updated_at);
+            let (winner, winner_values, loser_values) = if incoming {
+                (from_side, from_values, target_now.clone())
+            } else {
+                (to_side, target_now.clone(), from_values)
+            };
+            if !self.dry {
+                self.batch.conflicts.push(Conflict {
+                    direction: d.name.clone(),
+                    pair: pair.key.clone(),
+                    a_id: link.a_id.clone(),
+                    b_id: link.b_id.clone(),
+                    winner,
+                    winner_values,
+                    loser_values,
+                    at: Utc::now(),
+                });
+            }
+            if !incoming {
+                return self
+                    .write_back(di, record, link, &target, target_hash, depth)
+                    .await;
+            }
+        } else if target_hash == to_hash {
+            link.set_hash(from_side, from_hash);
+            link.set_hash(to_side, to_hash);
+            self.put_link(d.pair, link);
+            self.counts[di].unchanged += 1;
+            return Ok(Outcome::Unchanged);
+        }
+        self.write(
+            di,
+            di,
+            record,
+            link,
+            &target_now,
+            payload,
+            to_hash,
+            from_hash,
+            conflict,
+        )
+        .await
+    }
+
+    /// The other side won a conflict: its values are written to the record just read.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_back(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        mut link: Link,
+        target: &RemoteRecord,
+        target_hash: String,
+        depth: usize,
+    ) -> Result<Outcome, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let rd = d.reverse;
+        let Some(reverse) = engine.topology.directions.get(rd) else {
+            return Ok(Outcome::Skipped);
+        };
+        let pair = &engine.topology.pairs[d.pair];
+        let back = match self.map(rd, target, depth).await? {
+            Ok(back) => pair.projection(reverse.to_side()).project(&back),
+            Err(MapError::Unlinked {
+                property,
+                from,
+                id,
+                to,
+            }) => {
+                let reason = format!("{property}: {from} {id} is not linked to a {to} yet");
+                return Ok(self.defer(rd, &target.id, reason));
+            }
+            Err(e) => return Ok(self.dead_letter(rd, &target.id, &target.data, e.to_string())),
+        };
+        let back_hash = hash(&back);
+        let current = pair.projection(d.from_side).project(&record.data);
+        link.set_hash(d.to_side(), target_hash);
+        self.write(
+            rd,
+            di,
+            target,
+            link,
+            &current,
+            back,
+            back_hash,
+            String::new(),
+            true,
+        )
+        .await
+    }
+
+    /// Writes `payload` to the `to` side of direction `di` and stores both hashes.
+    /// `from_hash` empty: keep the link's (set by the caller).
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &mut self,
+        di: usize,
+        count_on: usize,
+        record: &RemoteRecord,
+        mut link: Link,
+        old: &Value,
+        payload: Value,
+        to_hash: String,
+        from_hash: String,
+        conflict: bool,
+    ) -> Result<Outcome, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let target_id = link.id(d.to_side()).clone();
+        if self.dry {
+            self.plan.updates.push(PlannedUpdate {
+                direction: d.name.clone(),
+                source_id: record.id.clone(),
+                target: d.to.to_string(),
+                target_id,
+                changes: engine.topology.pairs[d.pair]
+                    .projection(d.to_side())
+                    .diff(old, &payload)
+                    .into_iter()
+                    .map(|(property, old, new)| PropertyDiff { property, old, new })
+                    .collect(),
+                conflict,
+            });
+            self.counts[count_on].updated += 1;
+            return Ok(Outcome::Updated);
+        }
+        let Some(connector) = self.connector(d.to.system) else {
+            return Ok(Outcome::Skipped);
+        };
+        let result = engine
+            .options
+            .retry
+            .run(async || connector.update(d.to.entity, &target_id, &payload).await)
+            .await;
+        match result {
+            Ok(_) => {
+                if !from_hash.is_empty() {
+                    link.set_hash(d.from_side, from_hash);
+                } else {
+                    link.set_hash(
+                        d.from_side,
+                        hash(
+                            &engine.topology.pairs[d.pair]
+                                .projection(d.from_side)
+                                .project(&record.data),
+                        ),
+                    );
+                }
+                link.set_hash(d.to_side(), to_hash);
+                self.put_link(d.pair, link);
+                self.counts[count_on].updated += 1;
+                self.counts[count_on].writes += 1;
+                Ok(Outcome::Updated)
+            }
+            Err(e) => {
+                let e = aborted(e)?;
+                Ok(self.dead_letter(di, &record.id, &payload, e.to_string()))
+            }
+        }
+    }
+
+    async fn sync_unlinked(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        payload: Value,
+        to_hash: String,
+        from_hash: String,
+        may_create: bool,
+    ) -> Result<Outcome, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let pair = &engine.topology.pairs[d.pair];
+        let (from_side, to_side) = (d.from_side, d.to_side());
+        // Match before create: link an existing equal record instead of a duplicate.
+        for (from_property, to_property) in &d.match_rules {
+            let value = json_path::lookup(&record.data, from_property);
+            if json_path::is_empty(&value) {
+                continue;
+            }
+            let Some(connector) = self.connector(d.to.system) else {
+                break;
+            };
+            let found = engine
+                .options
+                .retry
+                .run(async || connector.search(d.to.entity, to_property, &value).await)
+                .await;
+            let candidates = match found {
+                Ok(found) => found,
+                Err(e) => {
+                    let e = aborted(e)?;
+                    return Ok(self.dead_letter(di, &record.id, &payload, e.to_string()));
+                }
+            };
+            for candidate in candidates {
+                if self.link(d.pair, to_side, &candidate.id).await?.is_some() {
+                    continue;
+                }
+                let candidate_now = pair.projection(to_side).project(&candidate.data);
+                let link = new_link(
+                    &pair.key,
+                    from_side,
+                    record.id.clone(),
+                    candidate.id.clone(),
+                    from_hash.clone(),
+                    hash(&candidate_now),
+                );
+                self.counts[di].linked += 1;
+                if self.dry {
+                    self.plan.links.push(PlannedLink {
+                        direction: d.name.clone(),
+                        source_id: record.id.clone(),
+                        target: d.to.to_string(),
+                        target_id: candidate.id.clone(),
+                        rule: format!("{from_property} = {to_property}"),
+                    });
+                }
+                self.put_link(d.pair, link.clone());
+                if hash(&candidate_now) != to_hash {
+                    // On a first link the flow's source values are written.
+                    self.write(
+                        di,
+                        di,
+                        record,
+                        link,
+                        &candidate_now,
+                        payload,
+                        to_hash,
+                        from_hash,
+                        false,
+                    )
+                    .await?;
+                }
+                return Ok(Outcome::Linked);
+            }
+        }
+        if !may_create {
+            self.counts[di].skipped += 1;
+            return Ok(Outcome::Skipped);
+        }
+        let create_payload = json_path::strip_nulls(&payload);
+        if self.dry {
+            self.placeholders += 1;
+            let placeholder = RecordId::Text(format!("(new {} #{})", d.to, self.placeholders));
+            self.plan.creates.push(PlannedCreate {
+                direction: d.name.clone(),
+                source_id: record.id.clone(),
+                target: d.to.to_string(),
+                values: create_payload,
+            });
+            let link = new_link(
+                &pair.key,
+                from_side,
+                record.id.clone(),
+                placeholder,
+                from_hash,
+                to_hash,
+            );
+            self.put_link(d.pair, link);
+            self.counts[di].created += 1;
+            return Ok(Outcome::Created);
+        }
+        let intent = Intent {
+            key: idempotency_key(&d.name, &record.id),
+            direction: d.name.clone(),
+            pair: pair.key.clone(),
+            source_side: from_side,
+            source_id: record.id.clone(),
+            target_system: d.to.system.to_string(),
+            target_entity: d.to.entity.to_string(),
+            payload: create_payload,
+            source_hash: from_hash,
+            target_hash: to_hash,
+        };
+        let forced_now = d.create != CreatePolicy::Always;
+        if forced_now {
+            // A connected record needs the id now: store the intent, then create.
+            engine
+                .store
+                .put_intents(std::slice::from_ref(&intent))
+                .await?;
+            self.perform_create(di, intent).await
+        } else {
+            self.pending_sources
+                .insert((d.pair, from_side, record.id.clone()));
+            self.pending.push((di, intent));
+            Ok(Outcome::Queued)
+        }
+    }
+}
+
+fn new_link(
+    pair: &str,
+    source_side: Side,
+    source_id: RecordId,
+    target_id: RecordId,
+    source_hash: String,
+    target_hash: String,
+) -> Link {
+    let (a_id, b_id, a_hash, b_hash) = match source_side {
+        Side::A => (source_id, target_id, source_hash, target_hash),
+        Side::B => (target_id, source_id, target_hash, source_hash),
+    };
+    Link {
+        pair: pair.to_string(),
+        a_id,
+        b_id,
+        a_hash: Some(a_hash),
+        b_hash: Some(b_hash),
+        orphaned: false,
+    }
+}
+
+/// A fresh key per create intent; a replay after a crash reuses the stored one.
+fn idempotency_key(direction: &str, id: &RecordId) -> String {
+    let nonce: u64 = rand::random();
+    let at = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    hash(&serde_json::json!([direction, id.to_json(), at, nonce]))
+}

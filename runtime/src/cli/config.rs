@@ -14,8 +14,16 @@
 //!   Powerofficego: { kind: memory-file, path: data/powerofficego.json, ids: int }
 //! ```
 //!
-//! HTTP connectors (next issue) add kinds; until then `memory-file` makes the commands
-//! usable end to end. A `memory-file` system is loaded before a command and saved after it.
+//! The HTTP kinds are the connectors' configurations (`crate::connectors::config`):
+//!
+//! ```yaml
+//! systems:
+//!   Chargebee: { kind: chargebee, site: acme-test, api_key_env: CHARGEBEE_API_KEY }
+//!   Webcrm: { kind: webcrm, auth_code_env: WEBCRM_AUTH_CODE, limits: { requests: 200 } }
+//! ```
+//!
+//! Credentials are named by environment variable, read when the connectors are built.
+//! A `memory-file` system is loaded before a command and saved after it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,6 +32,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::connector::Connector;
+use crate::connectors::config::ConnectorConfig;
 use crate::flow::Prefer;
 use crate::memory::{IdKind, MemoryConnector, MemoryFileError};
 
@@ -44,6 +53,8 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
     #[error(transparent)]
     System(#[from] MemoryFileError),
+    #[error(transparent)]
+    Connector(#[from] crate::connectors::ConfigError),
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,8 +66,9 @@ struct RawConfig {
     page_size: Option<usize>,
     #[serde(default)]
     prefer: BTreeMap<String, Prefer>,
+    /// Each system as YAML: its `kind` says which type reads the rest.
     #[serde(default)]
-    systems: BTreeMap<String, RawSystem>,
+    systems: BTreeMap<String, serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +93,16 @@ enum RawIds {
 /// One configured system.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SystemConfig {
-    MemoryFile { path: PathBuf, ids: IdKind },
+    MemoryFile {
+        path: PathBuf,
+        ids: IdKind,
+    },
+    /// An HTTP connector (`kind: chargebee | poweroffice | webcrm | rest`).
+    Http(Box<ConnectorConfig>),
 }
+
+/// The kinds a system can have.
+const KINDS: &str = "memory-file, chargebee, poweroffice, webcrm or rest";
 
 /// A read configuration, paths resolved against the file's folder.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +136,29 @@ impl Config {
             return Err("page_size: must be at least 1".into());
         }
         let mut systems = BTreeMap::new();
-        for (name, system) in raw.systems {
+        for (name, value) in raw.systems {
+            let kind = value
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .map(str::to_string);
+            let system = match kind.as_deref() {
+                Some("memory-file") => serde_yaml::from_value::<RawSystem>(value)
+                    .map_err(|e| format!("systems.{name}: {e}"))?,
+                Some("chargebee" | "poweroffice" | "webcrm" | "rest") => {
+                    let config = serde_yaml::from_value::<ConnectorConfig>(value)
+                        .map_err(|e| format!("systems.{name}: {e}"))?;
+                    systems.insert(name, SystemConfig::Http(Box::new(config)));
+                    continue;
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "systems.{name}.kind: unknown kind `{other}` (expected {KINDS})"
+                    ));
+                }
+                None => {
+                    return Err(format!("systems.{name}.kind: missing (one of {KINDS})"));
+                }
+            };
             let config = match system {
                 RawSystem::MemoryFile { path, ids, prefix } => {
                     let ids = match (ids, prefix) {
@@ -158,7 +200,28 @@ pub struct Systems {
 }
 
 impl Systems {
+    /// The connectors of a configuration, HTTP ones without the documents' property
+    /// spellings (see [`Systems::open_for`]).
     pub fn open(config: &Config) -> Result<(Systems, Connectors), ConfigError> {
+        Systems::open_with(config, &|_| BTreeMap::new())
+    }
+
+    /// The connectors of a configuration for the flows of `registry`: HTTP connectors get
+    /// the property names the documents use (PowerOffice Go binds names
+    /// case-insensitively and answers in its own spelling).
+    pub fn open_for(
+        config: &Config,
+        registry: &crate::flow::Registry,
+    ) -> Result<(Systems, Connectors), ConfigError> {
+        Systems::open_with(config, &|system| {
+            super::demo::document_properties(registry, system)
+        })
+    }
+
+    fn open_with(
+        config: &Config,
+        properties: &dyn Fn(&str) -> BTreeMap<String, Vec<String>>,
+    ) -> Result<(Systems, Connectors), ConfigError> {
         let mut memory = Vec::new();
         let mut connectors: Connectors = HashMap::new();
         for (name, system) in &config.systems {
@@ -167,6 +230,14 @@ impl Systems {
                     let connector = Arc::new(MemoryConnector::load_file(name, ids.clone(), path)?);
                     connectors.insert(name.clone(), Arc::clone(&connector) as Arc<dyn Connector>);
                     memory.push((connector, path.clone()));
+                }
+                SystemConfig::Http(http) => {
+                    let options = crate::connectors::BuildOptions {
+                        properties: properties(name),
+                        ..crate::connectors::BuildOptions::default()
+                    };
+                    let connector = crate::connectors::build_with(name, http, &options)?;
+                    connectors.insert(name.clone(), connector);
                 }
             }
         }
@@ -203,6 +274,52 @@ mod tests {
         assert_eq!(c.prefer["F"], Prefer::Source);
         let d = Config::parse("systems: {}", Path::new("/x")).expect("config");
         assert_eq!(d.state, PathBuf::from("/x/flowgen.db"));
+    }
+
+    #[test]
+    fn http_kinds_are_connector_configurations() {
+        let text = "systems:\n  Chargebee: { kind: chargebee, site: acme-test, api_key_env: CB_KEY }\n  Shop: { kind: rest, base_url: 'http://127.0.0.1:1/shop', auth: { type: bearer, token_env: SHOP }, entities: { Customer: { path: /customers } } }\n  Po: { kind: memory-file, path: po.json }\n";
+        let c = Config::parse(text, Path::new("/x")).expect("config");
+        assert!(matches!(
+            &c.systems["Chargebee"],
+            SystemConfig::Http(http)
+                if matches!(http.as_ref(), ConnectorConfig::Chargebee(cb) if cb.api_key_env == "CB_KEY")
+        ));
+        assert!(matches!(
+            &c.systems["Shop"],
+            SystemConfig::Http(http) if matches!(http.as_ref(), ConnectorConfig::Rest(_))
+        ));
+        assert!(matches!(&c.systems["Po"], SystemConfig::MemoryFile { .. }));
+    }
+
+    #[test]
+    fn http_errors_name_the_system_and_key() {
+        let e = Config::parse(
+            "systems:\n  Cb: { kind: chargebee, site: s }\n",
+            Path::new("."),
+        )
+        .expect_err("api_key_env");
+        assert!(e.contains("systems.Cb") && e.contains("api_key_env"), "{e}");
+        let e = Config::parse(
+            "systems:\n  Cb: { kind: chargebee, site: s, api_key_env: K, limits: { reqests: 1 } }\n",
+            Path::new("."),
+        )
+        .expect_err("limits");
+        assert!(e.contains("systems.Cb") && e.contains("reqests"), "{e}");
+        let e = Config::parse("systems:\n  Cb: { site: s }\n", Path::new(".")).expect_err("kind");
+        assert!(e.contains("systems.Cb.kind"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_credential_names_its_variable_not_a_value() {
+        let text = "systems:\n  Cb: { kind: chargebee, site: s, api_key_env: FLOWGEN_TEST_SURELY_UNSET_KEY }\n";
+        let c = Config::parse(text, Path::new(".")).expect("config");
+        let e = Systems::open(&c).expect_err("no key in the environment");
+        let message = e.to_string();
+        assert!(
+            message.contains("FLOWGEN_TEST_SURELY_UNSET_KEY") && message.contains("api_key_env"),
+            "{message}"
+        );
     }
 
     #[test]

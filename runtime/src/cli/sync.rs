@@ -116,7 +116,8 @@ async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8>
         eprintln!("error: {e}");
         EXIT_USAGE
     })?;
-    let (systems, connectors) = Systems::open(&config).map_err(fail)?;
+    let registry = registry();
+    let (systems, connectors) = Systems::open_for(&config, &registry).map_err(fail)?;
     let state = common.state.clone().unwrap_or_else(|| config.state.clone());
     let store = SqliteStore::open(&state)
         .await
@@ -128,7 +129,6 @@ async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8>
     if let Some(page_size) = config.page_size {
         options.page_size = page_size;
     }
-    let registry = registry();
     let unknown: Vec<&String> = config
         .prefer
         .keys()

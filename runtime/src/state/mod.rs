@@ -263,7 +263,11 @@ mod tests {
 
     #[test]
     fn ids_keep_their_type() {
-        for id in [RecordId::Int(12), RecordId::from("12"), RecordId::from("a\"b")] {
+        for id in [
+            RecordId::Int(12),
+            RecordId::from("12"),
+            RecordId::from("a\"b"),
+        ] {
             assert_eq!(id_from_text(&id_text(&id)).expect("id"), id);
         }
         assert!(id_from_text("[1]").is_err());

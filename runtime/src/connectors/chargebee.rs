@@ -389,21 +389,7 @@ impl Connector for ChargebeeConnector {
             scan.observe(changed, &key);
             records.push(record);
         }
-        let more = match next {
-            Some(next) if scan.pos.as_ref() != Some(&next) => {
-                scan.pos = Some(next);
-                true
-            }
-            _ => {
-                scan.finish();
-                false
-            }
-        };
-        Ok(Page {
-            records,
-            cursor: Some(scan.encode()),
-            more,
-        })
+        Ok(scan.page(records, next))
     }
 
     async fn get(

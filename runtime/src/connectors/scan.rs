@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::connector::{ConnectorError, ErrorKind, Operation};
+use crate::connector::{ConnectorError, ErrorKind, Operation, Page, RemoteRecord};
 use crate::flow::RecordId;
 use crate::json_path;
 use crate::memory::values_equal;
@@ -102,6 +102,27 @@ impl ScanCursor {
                 self.since = Some(max);
                 self.seen = ids;
             }
+        }
+    }
+
+    /// Closes one page of a scan: the scan goes on at `next` when the API gave a new
+    /// position, else it is finished (the watermark moves on). Either way the page carries
+    /// the cursor to store.
+    pub fn page(&mut self, records: Vec<RemoteRecord>, next: Option<String>) -> Page {
+        let more = match next {
+            Some(next) if self.pos.as_ref() != Some(&next) => {
+                self.pos = Some(next);
+                true
+            }
+            _ => {
+                self.finish();
+                false
+            }
+        };
+        Page {
+            records,
+            cursor: Some(self.encode()),
+            more,
         }
     }
 

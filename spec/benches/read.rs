@@ -39,11 +39,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("resolve_and_check", |b| {
         b.iter_batched(
             || documents.clone(),
-            |docs| {
-                let mut spec = resolve::resolve(docs, None, Vec::new());
-                flowgen_spec::check::check(&mut spec);
-                spec
-            },
+            |docs| resolve::resolve_and_check(docs, None, Vec::new()),
             criterion::BatchSize::LargeInput,
         )
     });

@@ -1,5 +1,7 @@
 //! Runs `build_spec` once over the 1,000-document benchmark corpus, for instruction counts:
-//! `valgrind --tool=callgrind --toggle-collect='*build_spec*' target/release/examples/count_build`.
+//! `valgrind --tool=callgrind --toggle-collect='*build_spec*' --toggle-collect='*thread_start*'
+//! target/release/examples/count_build` (the second pattern adds the threads `build_spec`
+//! starts; without it only the calling thread's share is counted).
 //! The spec is leaked, as the benchmark leaves freeing it out.
 
 fn main() {

@@ -15,19 +15,25 @@
 //!   (conversions from them are checked at run time only). Notes, not warnings, because
 //!   documents state target types only, and a source that is never a target is common.
 
-use crate::model::{CatalogProperty, DataType, Diagnostic, Endpoint, Entity, Flow, Spec};
+use std::collections::BTreeMap;
+
+use crate::model::{CatalogProperty, DataType, Diagnostic, Endpoint, Entity, Flow, Spec, System};
 use crate::resolve::{FastMap as HashMap, FastSet as HashSet};
 
 /// Adds the findings that need the whole spec.
 pub fn check(spec: &mut Spec) {
-    let linked: HashSet<(&Endpoint, &Endpoint)> = spec
-        .flows
+    let found = findings(&spec.flows, &spec.systems);
+    spec.diagnostics.extend(found);
+}
+
+/// The findings about `flows` and the catalog `systems`, in flow order.
+pub(crate) fn findings(flows: &[Flow], systems: &BTreeMap<String, System>) -> Vec<Diagnostic> {
+    let linked: HashSet<(&Endpoint, &Endpoint)> = flows
         .iter()
         .flat_map(|f| [(&f.source, &f.target), (&f.target, &f.source)])
         .collect();
     // Hashing beats the catalog's ordered maps for tens of thousands of lookups.
-    let entities: HashMap<(&str, &str), &Entity> = spec
-        .systems
+    let entities: HashMap<(&str, &str), &Entity> = systems
         .iter()
         .flat_map(|(s, sys)| {
             sys.entities
@@ -40,15 +46,15 @@ pub fn check(spec: &mut Spec) {
             .get(&(at.system.as_str(), at.entity.as_str()))
             .copied()
     };
-    let catalog = Catalog::new(spec);
+    let catalog = Catalog::new(systems);
     let mut found = Vec::new();
-    for flow in &spec.flows {
+    for flow in flows {
         let (source, target) = (entity(&flow.source), entity(&flow.target));
         check_rows(&catalog, source, target, flow, &linked, &mut found);
         check_fan_in(flow, &mut found);
         note_untyped_sources(&catalog, source, flow, &mut found);
     }
-    spec.diagnostics.extend(found);
+    found
 }
 
 /// Every catalog property by (entity, name): a hashed lookup per row instead of a walk
@@ -59,16 +65,15 @@ struct Catalog<'s> {
 }
 
 impl<'s> Catalog<'s> {
-    fn new(spec: &'s Spec) -> Self {
-        let count = spec
-            .systems
+    fn new(systems: &'s BTreeMap<String, System>) -> Self {
+        let count = systems
             .values()
             .flat_map(|sys| sys.entities.values())
             .map(|e| e.properties.len())
             .sum();
         let mut properties = HashMap::default();
         properties.reserve(count);
-        for entity in spec.systems.values().flat_map(|sys| sys.entities.values()) {
+        for entity in systems.values().flat_map(|sys| sys.entities.values()) {
             let at = entity_key(entity);
             for (name, property) in &entity.properties {
                 properties.insert((at, name.as_str()), property);

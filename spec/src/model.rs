@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -175,9 +176,13 @@ impl fmt::Display for DataType {
 }
 
 /// A place in a document. Lines and columns count from 1; columns count characters.
+///
+/// The file name is shared: a spec holds hundreds of thousands of locations in a few
+/// hundred files, and a copy of the name each was most of the reader's allocations. It
+/// serializes as a plain string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Location {
-    pub file: String,
+    pub file: Arc<str>,
     pub line: u32,
     pub column: u32,
 }
@@ -309,7 +314,7 @@ impl Diagnostic {
     }
 
     pub fn at(mut self, location: &Location) -> Self {
-        self.file = Some(location.file.clone());
+        self.file = Some(location.file.to_string());
         self.line = Some(location.line);
         self.column = Some(location.column);
         self
@@ -328,7 +333,7 @@ impl Diagnostic {
     pub fn related(mut self, message: impl Into<String>, location: &Location) -> Self {
         self.related.push(Related {
             message: message.into(),
-            file: location.file.clone(),
+            file: location.file.to_string(),
             line: location.line,
             column: location.column,
         });
@@ -338,7 +343,7 @@ impl Diagnostic {
     /// The primary place, when the diagnostic has one.
     pub fn location(&self) -> Option<Location> {
         Some(Location {
-            file: self.file.clone()?,
+            file: Arc::from(self.file.as_deref()?),
             line: self.line?,
             column: self.column.unwrap_or(1),
         })

@@ -91,7 +91,7 @@ impl Overrides {
             Box::new(
                 Diagnostic::error("overrides file is not valid UTF-8")
                     .at(&Location {
-                        file: file.to_string(),
+                        file: file.into(),
                         line,
                         column,
                     })
@@ -102,7 +102,7 @@ impl Overrides {
             serde_yaml::from_str(text).map_err(|e| Box::new(yaml_error(file, text, &e)))?;
         let Some(raw) = raw else {
             return Ok(Overrides {
-                file: file.to_string(),
+                file: file.into(),
                 ..Overrides::default()
             });
         };
@@ -116,7 +116,7 @@ impl Overrides {
             ));
         }
         let mut overrides = Overrides {
-            file: file.to_string(),
+            file: file.into(),
             ..Overrides::default()
         };
         for (doc, names) in raw.systems.unwrap_or_default() {
@@ -155,7 +155,7 @@ impl Overrides {
     /// The location of the whole file (line 1), for findings about it as a whole.
     pub fn file_location(&self) -> Location {
         Location {
-            file: self.file.clone(),
+            file: self.file.as_str().into(),
             line: 1,
             column: 1,
         }
@@ -191,12 +191,12 @@ fn yaml_error(file: &str, text: &str, error: &serde_yaml::Error) -> Diagnostic {
     };
     let location = match error.location() {
         Some(l) => Location {
-            file: file.to_string(),
+            file: file.into(),
             line: to_u32(l.line()),
             column: to_u32(l.column()),
         },
         None => Location {
-            file: file.to_string(),
+            file: file.into(),
             line: to_u32(text.lines().count().max(1)),
             column: 1,
         },
@@ -249,7 +249,7 @@ impl KeyLines {
                 std::collections::hash_map::Entry::Occupied(slot) => {
                     if duplicate.is_none() {
                         let location = Location {
-                            file: file.to_string(),
+                            file: file.into(),
                             line: at.0,
                             column: at.1,
                         };
@@ -259,7 +259,7 @@ impl KeyLines {
             }
         }
         KeyLines {
-            file: file.to_string(),
+            file: file.into(),
             keys,
             duplicate,
         }
@@ -272,7 +272,7 @@ impl KeyLines {
         while !owned.is_empty() {
             if let Some(&(line, column)) = self.keys.get(&owned) {
                 return Location {
-                    file: self.file.clone(),
+                    file: self.file.as_str().into(),
                     line,
                     column,
                 };
@@ -280,7 +280,7 @@ impl KeyLines {
             owned.pop();
         }
         Location {
-            file: self.file.clone(),
+            file: self.file.as_str().into(),
             line: 1,
             column: 1,
         }

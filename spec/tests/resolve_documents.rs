@@ -194,7 +194,7 @@ fn duplicate_sections_merge_with_warnings() {
             ("name", "full_name")
         ]
     );
-    assert_eq!(f.location.file, "a-to-b-extra.rst");
+    assert_eq!(&*f.location.file, "a-to-b-extra.rst");
     assert_eq!(f.also_at.len(), 2);
     let w = with(&spec, Severity::Warning, "is described twice");
     assert_eq!(w.len(), 2);

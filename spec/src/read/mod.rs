@@ -66,11 +66,13 @@ fn read(report: &mut Report<'_>, bytes: &[u8]) -> Option<ast::Document> {
         state: State::BeforeTitle,
         section: None,
         generated_seen: false,
+        spare: Default::default(),
     };
     while reader.state != State::Failed
         && let Some(block) = parser.next_block()
     {
         reader.block(&block);
+        parser.recycle(block);
     }
     let document = reader.finish();
     for finding in parser.findings {
@@ -119,6 +121,9 @@ struct Reader<'r, 'f> {
     state: State,
     section: Option<Current>,
     generated_seen: bool,
+    /// The name buffers of the last closed section ([`Current`]'s `source_system`,
+    /// `target_system`, `x`, `y`), reused for the next one.
+    spare: [String; 4],
 }
 
 impl Reader<'_, '_> {
@@ -147,10 +152,12 @@ impl Reader<'_, '_> {
             self.state = State::Skipping;
             return;
         }
-        let source = document.source_system.value.clone();
-        let target = document.target_system.value.clone();
+        // The section's name buffers are the last section's, refilled.
+        let [mut source, mut target, x, y] = std::mem::take(&mut self.spare);
+        refill(&mut source, &[&document.source_system.value]);
+        refill(&mut target, &[&document.target_system.value]);
         match split_heading(h.text, &source, &target) {
-            HeadingKind::Flow(flow) => self.open_section(h, flow, source, target),
+            HeadingKind::Flow(flow) => self.open_section(h, flow, [source, target, x, y]),
             HeadingKind::Malformed(missing) => {
                 let message = match missing {
                     Missing::Both => "heading names neither system".to_string(),
@@ -212,13 +219,15 @@ impl Reader<'_, '_> {
         self.state = State::Preamble;
     }
 
+    /// Opens a flow section; `names` are buffers for the section's system names and for
+    /// `x` and `y`.
     fn open_section(
         &mut self,
         h: &Heading<'_>,
         flow: heading::FlowHeading<'_>,
-        source: String,
-        target: String,
+        names: [String; 4],
     ) {
+        let [source, target, mut x, mut y] = names;
         let at = |offset| self.report.loc(shift(h.pos, h.text, offset));
         let (source_entity, target_entity) = (flow.source.entity.1, flow.target.entity.1);
         let spelling = |s: &str, system: &str| (s != system).then(|| s.to_string());
@@ -239,8 +248,8 @@ impl Reader<'_, '_> {
             property_rows: Vec::new(),
             property_table: None,
         };
-        let x = join(&source, source_entity);
-        let y = join(&target, target_entity);
+        refill(&mut x, &[&source, " ", source_entity]);
+        refill(&mut y, &[&target, " ", target_entity]);
         self.section = Some(Current {
             section,
             source_system: source,
@@ -267,6 +276,12 @@ impl Reader<'_, '_> {
         if let Some(document) = &mut self.document {
             document.sections.push(current.section);
         }
+        self.spare = [
+            current.source_system,
+            current.target_system,
+            current.x,
+            current.y,
+        ];
     }
 
     fn paragraph(&mut self, p: &Paragraph<'_>) {
@@ -604,13 +619,12 @@ fn append<T>(to: &mut Vec<T>, rows: Vec<T>) {
     }
 }
 
-/// `<system> <entity>` (` <entity>` for a blank system), without `format!`'s overhead.
-fn join(system: &str, entity: &str) -> String {
-    let mut out = String::with_capacity(system.len() + 1 + entity.len());
-    out.push_str(system);
-    out.push(' ');
-    out.push_str(entity);
-    out
+/// Replaces `buffer`'s text with `parts` joined, reusing its allocation.
+fn refill(buffer: &mut String, parts: &[&str]) {
+    buffer.clear();
+    for part in parts {
+        buffer.push_str(part);
+    }
 }
 
 /// A system name for messages (`the blank system` for `""`).

@@ -1,11 +1,15 @@
 //! Collects the reader's diagnostics for one file.
 
+use std::sync::Arc;
+
 use super::rst::{Finding, Pos};
 use crate::model::{Diagnostic, Location, Severity};
 
 #[derive(Debug)]
 pub struct Report<'f> {
     pub file: &'f str,
+    /// The name every [`Location`] of this file shares.
+    shared: Arc<str>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -13,13 +17,14 @@ impl<'f> Report<'f> {
     pub fn new(file: &'f str) -> Self {
         Report {
             file,
+            shared: Arc::from(file),
             diagnostics: Vec::new(),
         }
     }
 
     pub fn loc(&self, pos: Pos) -> Location {
         Location {
-            file: self.file.to_string(),
+            file: Arc::clone(&self.shared),
             line: pos.line,
             column: pos.column,
         }

@@ -216,6 +216,17 @@ pub struct Parser<'a, 'l> {
     /// The line the next block starts at (or blank lines before it).
     next: usize,
     pub findings: Vec<Finding>,
+    /// The buffers of the last table handed back with [`Parser::recycle`]: a document has
+    /// a table or two per section, and growing fresh vectors for each was a tenth of the
+    /// reader's allocations.
+    spare: Spare<'a>,
+}
+
+#[derive(Debug, Default)]
+struct Spare<'a> {
+    options: Vec<TableOption<'a>>,
+    rows: Vec<Row>,
+    cells: Vec<Cell<'a>>,
 }
 
 impl<'a, 'l> Parser<'a, 'l> {
@@ -224,6 +235,21 @@ impl<'a, 'l> Parser<'a, 'l> {
             lines,
             next: 0,
             findings: Vec::new(),
+            spare: Spare::default(),
+        }
+    }
+
+    /// Takes back a block that has been read, to reuse its buffers for the next table.
+    pub fn recycle(&mut self, block: Block<'a>) {
+        if let Block::ListTable(mut table) = block {
+            table.options.clear();
+            table.rows.clear();
+            table.cells.clear();
+            self.spare = Spare {
+                options: table.options,
+                rows: table.rows,
+                cells: table.cells,
+            };
         }
     }
 
@@ -468,7 +494,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         let mut table = ListTable {
             pos,
             title,
-            options: Vec::new(),
+            options: std::mem::take(&mut self.spare.options),
             rows: Vec::new(),
             cells: Vec::new(),
             ends_file: false,
@@ -501,7 +527,12 @@ impl<'a, 'l> Parser<'a, 'l> {
             table.end = self.end_of(line);
             j += 1;
         }
-        let mut rows = RowBuilder::default();
+        let mut rows = RowBuilder {
+            rows: std::mem::take(&mut self.spare.rows),
+            cells: std::mem::take(&mut self.spare.cells),
+            row_indent: None,
+            cell_indent: None,
+        };
         // One pass over each line's indentation; the table's end is measured once, on
         // its last line.
         let mut last = None;

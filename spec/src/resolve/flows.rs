@@ -104,18 +104,6 @@ pub(super) fn build(
     flows
 }
 
-/// Moves a location out (its place in the section is not read again).
-fn take_location(location: &mut Location) -> Location {
-    std::mem::replace(
-        location,
-        Location {
-            file: String::new(),
-            line: 0,
-            column: 0,
-        },
-    )
-}
-
 fn pair_hash(a: &str, b: &str, c: &str, d: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
     BuildHasherDefault::<super::FxHasher>::default().hash_one((a, b, c, d))
@@ -160,16 +148,16 @@ fn merge_section(
             flow.connected_via.push(via.value);
         }
     }
-    let mut match_rows = section.match_rows;
-    let mut property_rows = section.property_rows;
+    let match_rows = section.match_rows;
+    let property_rows = section.property_rows;
     {
         let mut cells = catalog.cells(&source.system, &source.entity);
-        for row in &mut match_rows {
-            let at = take_location(&mut row.source.location);
+        for row in &match_rows {
+            let at = row.source.location.clone();
             cells.cell(d, source, &row.source.value, at, Cell::Named, &row.location);
         }
-        for row in &mut property_rows {
-            let at = take_location(&mut row.source.location);
+        for row in &property_rows {
+            let at = row.source.location.clone();
             cells.cell(
                 d,
                 source,
@@ -182,16 +170,17 @@ fn merge_section(
     }
     {
         let mut cells = catalog.cells(&target.system, &target.entity);
-        for row in &mut match_rows {
-            let at = take_location(&mut row.target.location);
+        for row in &match_rows {
+            let at = row.target.location.clone();
             cells.cell(d, target, &row.target.value, at, Cell::Named, &row.location);
         }
-        for row in &mut property_rows {
-            let at = take_location(&mut row.target.location);
+        for row in &property_rows {
+            let at = row.target.location.clone();
             let cell = Cell::Target(row.ty.value);
             cells.cell(d, target, &row.target.value, at, cell, &row.ty.location);
         }
     }
+    flow.match_rules.reserve(match_rows.len());
     for row in match_rows {
         let (s, t) = (row.source.value, row.target.value);
         if !flow
@@ -208,6 +197,7 @@ fn merge_section(
     }
     // Rows before `own` came from earlier sections of the same flow.
     let own = flow.properties.len();
+    flow.properties.reserve(property_rows.len());
     for row in property_rows {
         let (s, t, ty) = (row.source, row.target, row.ty);
         let same = flow
@@ -425,7 +415,7 @@ mod tests {
         let (flows, diags) = run(&[a, b]);
         assert_eq!(flows.len(), 1);
         assert_eq!(flows[0].properties.len(), 2);
-        assert_eq!(flows[0].also_at[0].file, "b.rst");
+        assert_eq!(flows[0].also_at[0].file.as_ref(), "b.rst");
         assert_eq!(diags.len(), 1);
     }
 

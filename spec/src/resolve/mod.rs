@@ -15,15 +15,36 @@ mod inverses;
 mod references;
 mod systems;
 
+use std::collections::BTreeMap;
+
 use crate::ast;
 use crate::model::{self, Diagnostic, SPEC_VERSION, Spec};
 use crate::overrides::Overrides;
 
 /// Joins the documents into a spec. `diagnostics` are the reader's findings, kept first.
 pub fn resolve(
+    documents: Vec<ast::Document>,
+    overrides: Option<&Overrides>,
+    diagnostics: Vec<Diagnostic>,
+) -> Spec {
+    run(documents, overrides, diagnostics, false)
+}
+
+/// [`resolve`], then [`crate::check::check`]: the same spec, sooner on a machine with
+/// several cores (the cascade search runs beside the checks).
+pub fn resolve_and_check(
+    documents: Vec<ast::Document>,
+    overrides: Option<&Overrides>,
+    diagnostics: Vec<Diagnostic>,
+) -> Spec {
+    run(documents, overrides, diagnostics, true)
+}
+
+fn run(
     mut documents: Vec<ast::Document>,
     overrides: Option<&Overrides>,
     mut diagnostics: Vec<Diagnostic>,
+    check: bool,
 ) -> Spec {
     documents.sort_by(|a, b| a.file.cmp(&b.file));
     let names = systems::resolve_names(&documents, overrides, &mut diagnostics);
@@ -49,7 +70,9 @@ pub fn resolve(
     let mut systems = catalog.finish(&mut diagnostics);
     references::assign(&mut systems, overrides, &mut diagnostics);
     inverses::link(&mut flows, &mut diagnostics);
-    let cascades = cascades::find(&flows, &mut diagnostics);
+    let (cascades, cascade_findings, check_findings) = cascades_and_checks(&flows, &systems, check);
+    diagnostics.extend(cascade_findings);
+    diagnostics.extend(check_findings);
     Spec {
         version: SPEC_VERSION,
         documents,
@@ -58,6 +81,49 @@ pub fn resolve(
         cascades,
         diagnostics,
     }
+}
+
+/// Below this many flows the cascade search and the checks run one after the other: a
+/// thread costs more to start than they take.
+const PARALLEL_MIN_FLOWS: usize = 1_000;
+
+/// The cascades with their findings, and the checks' findings (none unless `check`). Both
+/// only read the flows and the catalog: with enough flows, the cascade search runs on a
+/// second thread while this one checks.
+fn cascades_and_checks(
+    flows: &[model::Flow],
+    systems: &BTreeMap<String, model::System>,
+    check: bool,
+) -> (Vec<model::Cascade>, Vec<Diagnostic>, Vec<Diagnostic>) {
+    let search = || {
+        let mut found = Vec::new();
+        let chains = cascades::find(flows, &mut found);
+        (chains, found)
+    };
+    let checks = || {
+        if check {
+            crate::check::findings(flows, systems)
+        } else {
+            Vec::new()
+        }
+    };
+    if !check || flows.len() < PARALLEL_MIN_FLOWS {
+        let (chains, found) = search();
+        return (chains, found, checks());
+    }
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, search);
+        let checked = checks();
+        let (chains, found) = match helper {
+            Ok(helper) => match helper.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread to be had: search here.
+            Err(_) => search(),
+        };
+        (chains, found, checked)
+    })
 }
 
 /// FxHash (as in rustc): several times faster than SipHash on the short names resolution
@@ -140,7 +206,7 @@ pub(crate) mod test_support {
 
     pub fn loc(file: &str, line: u32) -> Location {
         Location {
-            file: file.to_string(),
+            file: file.into(),
             line,
             column: 1,
         }

@@ -77,6 +77,9 @@ impl EntityIndex {
     /// The entity `property` (of `owner`) refers to, if any.
     fn referenced(&self, property: &str, owner: &str) -> Option<String> {
         let last = property.rsplit('.').next().unwrap_or(property);
+        if !ends_with_id(last) {
+            return None;
+        }
         let words = words_before_id(last)?;
         // Longest trailing run of words first.
         for start in 0..words.len() {
@@ -96,6 +99,17 @@ impl EntityIndex {
         }
         None
     }
+}
+
+/// True when `name`, without trailing separators, ends with `id` in any case: a quick
+/// test that every name with a final `Id` word passes (most names fail it, and splitting
+/// them into words would allocate).
+fn ends_with_id(name: &str) -> bool {
+    let trimmed = name.trim_end_matches([' ', '_', '-', '.']);
+    trimmed
+        .as_bytes()
+        .last_chunk::<2>()
+        .is_some_and(|end| end.eq_ignore_ascii_case(b"id"))
 }
 
 /// The words of `name` before a final `Id` word, or `None` when it has no `Id` word (or
@@ -338,6 +352,42 @@ mod tests {
         assert_eq!(split_words("a_b-c.d e"), ["a", "b", "c", "d", "e"]);
         assert_eq!(split_words("Item2Id"), ["Item2", "Id"]);
         assert_eq!(split_words("øreId"), ["øre", "Id"]);
+    }
+
+    #[test]
+    fn the_quick_id_test() {
+        for name in [
+            "customer_id",
+            "CustomerID",
+            "Id",
+            "iD",
+            "parent-id--",
+            "x_id _",
+        ] {
+            assert!(ends_with_id(name), "{name}");
+        }
+        for name in ["paid", "valid"] {
+            assert!(
+                ends_with_id(name),
+                "{name}: passes, the word split rejects it"
+            );
+            assert_eq!(words_before_id(name), None);
+        }
+        for name in ["", "d", "ident", "customer_i d", "idx", "Customer"] {
+            assert!(!ends_with_id(name), "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The quick test never turns away a name with a final `Id` word.
+        #[test]
+        fn the_quick_id_test_keeps_every_id_name(
+            name in "[a-zA-Zø0-9 _.-]{0,10}([iI][dD])?[ _.-]{0,2}",
+        ) {
+            if words_before_id(&name).is_some() {
+                proptest::prop_assert!(ends_with_id(&name), "{}", name);
+            }
+        }
     }
 
     #[test]

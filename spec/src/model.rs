@@ -180,11 +180,47 @@ impl fmt::Display for DataType {
 /// The file name is shared: a spec holds hundreds of thousands of locations in a few
 /// hundred files, and a copy of the name each was most of the reader's allocations. It
 /// serializes as a plain string.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 pub struct Location {
     pub file: Arc<str>,
     pub line: u32,
     pub column: u32,
+}
+
+// As derived (file name, line, column), but locations that share a file name compare it by
+// pointer: most comparisons are between places of one file.
+impl PartialEq for Location {
+    fn eq(&self, other: &Self) -> bool {
+        self.line == other.line
+            && self.column == other.column
+            && (Arc::ptr_eq(&self.file, &other.file) || self.file == other.file)
+    }
+}
+
+impl std::hash::Hash for Location {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.file.hash(state);
+        self.line.hash(state);
+        self.column.hash(state);
+    }
+}
+
+impl PartialOrd for Location {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Location {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let file = if Arc::ptr_eq(&self.file, &other.file) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.file.cmp(&other.file)
+        };
+        file.then(self.line.cmp(&other.line))
+            .then(self.column.cmp(&other.column))
+    }
 }
 
 impl fmt::Display for Location {
@@ -361,5 +397,35 @@ impl fmt::Display for Diagnostic {
             write!(f, " (help: {help})")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_compare_as_file_line_column() {
+        let shared: Arc<str> = Arc::from("b.rst");
+        let at = |file: &Arc<str>, line, column| Location {
+            file: Arc::clone(file),
+            line,
+            column,
+        };
+        let places = [
+            at(&shared, 2, 1),
+            at(&Arc::from("b.rst"), 1, 9),
+            at(&Arc::from("a.rst"), 7, 7),
+            at(&shared, 1, 9),
+            at(&Arc::from("c.rst"), 1, 1),
+            at(&shared, 2, 1),
+        ];
+        for a in &places {
+            for b in &places {
+                let key = |l: &Location| (l.file.to_string(), l.line, l.column);
+                assert_eq!(a.cmp(b), key(a).cmp(&key(b)), "{a} {b}");
+                assert_eq!(a == b, key(a) == key(b), "{a} {b}");
+            }
+        }
     }
 }

@@ -1,14 +1,15 @@
 //! Bytes to lines: the BOM, UTF-8 validation with the place of the first bad byte, line
 //! endings (LF, CRLF, lone CR) and the character columns every location is counted in.
 
-use memchr::{Memchr2, memchr2_iter};
-
 /// One line of a document, without its line ending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line<'a> {
     pub text: &'a str,
     /// 1-based line number.
     pub number: u32,
+    /// True when the line is known to be ASCII: a column is then the byte offset plus one
+    /// (most documents are ASCII, and columns are computed for every table cell).
+    pub ascii: bool,
 }
 
 /// rst expands tabs to the next multiple of eight, for indentation only.
@@ -34,7 +35,11 @@ impl<'a> Line<'a> {
     /// The 1-based character column of byte offset `byte` of this line (clamped to the
     /// line, and to a character boundary at or before it).
     pub fn column(&self, byte: usize) -> u32 {
-        column_of(self.text, byte)
+        if self.ascii {
+            to_column(byte.min(self.text.len()))
+        } else {
+            column_of(self.text, byte)
+        }
     }
 }
 
@@ -90,6 +95,11 @@ pub fn column_of(text: &str, byte: usize) -> u32 {
     } else {
         prefix.chars().count()
     };
+    to_column(chars)
+}
+
+/// The 1-based column after `chars` characters.
+fn to_column(chars: usize) -> u32 {
     u32::try_from(chars)
         .unwrap_or(u32::MAX - 1)
         .saturating_add(1)
@@ -137,61 +147,66 @@ fn last_line_start(text: &str) -> (u32, usize) {
 }
 
 /// The lines of `text`. A final line ending does not open an extra line.
-pub fn split(text: &str) -> Lines<'_> {
-    Lines {
+pub fn split(text: &str) -> std::vec::IntoIter<Line<'_>> {
+    let mut lines = Vec::new();
+    split_into(text, &mut lines);
+    lines.into_iter()
+}
+
+/// Appends the lines of `text` to `lines` (see [`split`]). One search for line endings
+/// over the whole text (lines are short: a search per line would cost more than the lines).
+pub fn split_into<'a>(text: &'a str, lines: &mut Vec<Line<'a>>) {
+    let bytes = text.as_bytes();
+    let mut cut = Cutter {
         text,
-        endings: memchr2_iter(b'\n', b'\r', text.as_bytes()),
+        ascii: text.is_ascii(),
         start: 0,
-        skip: None,
+        crlf_lf: None,
         number: 0,
+    };
+    for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+        cut.end_at(i, lines);
+    }
+    if cut.start < bytes.len() {
+        cut.push(bytes.len(), lines);
     }
 }
 
-/// Iterator of [`Line`]s; see [`split`]. One scan for line endings over the whole text
-/// (lines are short: a search per line would cost more than the lines).
-#[derive(Debug)]
-pub struct Lines<'a> {
+/// Cuts a text into lines at its line endings, given in order.
+struct Cutter<'a> {
     text: &'a str,
-    endings: Memchr2<'a>,
+    ascii: bool,
     /// Where the current line starts.
     start: usize,
     /// The LF of a CRLF, which ends no line of its own.
-    skip: Option<usize>,
+    crlf_lf: Option<usize>,
     number: u32,
 }
 
-impl<'a> Iterator for Lines<'a> {
-    type Item = Line<'a>;
-
-    fn next(&mut self) -> Option<Line<'a>> {
-        let bytes = self.text.as_bytes();
-        for i in self.endings.by_ref() {
-            if self.skip == Some(i) {
-                self.start = i + 1;
-                continue;
-            }
-            if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
-                self.skip = Some(i + 1);
-            }
-            // Line endings are ASCII: both ends are character boundaries.
-            let text = self.text.get(self.start..i).unwrap_or_default();
+impl<'a> Cutter<'a> {
+    /// A `\n` or `\r` at byte `i`.
+    fn end_at(&mut self, i: usize, lines: &mut Vec<Line<'a>>) {
+        if self.crlf_lf == Some(i) {
             self.start = i + 1;
-            self.number = self.number.saturating_add(1);
-            return Some(Line {
-                text,
-                number: self.number,
-            });
+            return;
         }
-        if self.start < self.text.len() {
-            let text = self.text.get(self.start..).unwrap_or_default();
-            self.start = self.text.len();
-            self.number = self.number.saturating_add(1);
-            return Some(Line {
-                text,
-                number: self.number,
-            });
+        let bytes = self.text.as_bytes();
+        if bytes.get(i) == Some(&b'\r') && bytes.get(i + 1) == Some(&b'\n') {
+            self.crlf_lf = Some(i + 1);
         }
-        None
+        self.push(i, lines);
+        self.start = i + 1;
+    }
+
+    /// The line from `start` to `end`.
+    fn push(&mut self, end: usize, lines: &mut Vec<Line<'a>>) {
+        self.number = self.number.saturating_add(1);
+        lines.push(Line {
+            // Line endings are ASCII: both ends are character boundaries.
+            text: self.text.get(self.start..end).unwrap_or_default(),
+            number: self.number,
+            ascii: self.ascii,
+        });
     }
 }
 
@@ -216,6 +231,45 @@ mod tests {
         assert!(texts("").is_empty());
     }
 
+    /// Line splitting done the slow way: byte by byte.
+    fn reference(text: &str) -> Vec<(String, u32)> {
+        let bytes = text.as_bytes();
+        let (mut out, mut line, mut i) = (Vec::new(), Vec::new(), 0);
+        let mut end_line = |line: &mut Vec<u8>, out: &mut Vec<(String, u32)>| {
+            let number = out.len() as u32 + 1;
+            out.push((String::from_utf8_lossy(line).into_owned(), number));
+            line.clear();
+        };
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'\n' => end_line(&mut line, &mut out),
+                b'\r' => {
+                    end_line(&mut line, &mut out);
+                    if bytes.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                }
+                _ => line.push(b),
+            }
+            i += 1;
+        }
+        if !line.is_empty() {
+            end_line(&mut line, &mut out);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Bytes next to `\n` and `\r` in value included: a word-wise search must not
+        /// take them for line endings.
+        #[test]
+        fn splits_as_the_byte_by_byte_reference(text in "[a\r\n\t\x0b\x0c\x0eæ ]{0,60}") {
+            let got: Vec<(String, u32)> =
+                split(&text).map(|l| (l.text.to_string(), l.number)).collect();
+            proptest::prop_assert_eq!(got, reference(&text));
+        }
+    }
+
     #[test]
     fn columns_count_characters() {
         assert_eq!(column_of("abc", 0), 1);
@@ -224,6 +278,22 @@ mod tests {
         // Past the end and inside a character: clamped, never a panic.
         assert_eq!(column_of("ab", 99), 3);
         assert_eq!(column_of("æ", 1), 1);
+    }
+
+    #[test]
+    fn line_columns_agree_with_column_of() {
+        for text in ["a\n  * - cell\n", "æ\n  * - cøll\n", "x\r\n\t- y"] {
+            for line in split(text) {
+                assert_eq!(line.ascii, text.is_ascii());
+                for byte in 0..line.text.len() + 3 {
+                    assert_eq!(
+                        line.column(byte),
+                        column_of(line.text, byte),
+                        "{line:?} {byte}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -255,7 +325,11 @@ mod tests {
 
     #[test]
     fn indentation_expands_tabs() {
-        let line = |text| Line { text, number: 1 };
+        let line = |text: &'static str| Line {
+            text,
+            number: 1,
+            ascii: text.is_ascii(),
+        };
         assert_eq!(line("   x").indent(), 3);
         assert_eq!(line("\tx").indent(), 8);
         assert_eq!(line("  \tx").indent(), 8);

@@ -58,7 +58,7 @@ fn read(report: &mut Report<'_>, bytes: &[u8]) -> Option<ast::Document> {
     }
     // Lines average about 30 bytes in these documents; a little room avoids regrowing.
     let mut lines: Vec<Line<'_>> = Vec::with_capacity(text.len() / 24 + 1);
-    lines.extend(lines::split(text));
+    lines::split_into(text, &mut lines);
     let mut parser = rst::Parser::new(&lines);
     let mut reader = Reader {
         report,

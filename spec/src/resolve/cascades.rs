@@ -24,6 +24,8 @@ const MAX_LISTED: usize = 250;
 
 struct Graph<'a> {
     nodes: Vec<&'a Endpoint>,
+    /// Each flow's inverse (the flows' own `inverse` may not be set yet).
+    inverse: &'a [Option<usize>],
     /// Per node: (next node, flow index), in node order.
     edges: Vec<Vec<(usize, usize)>>,
     /// Per node: (previous node, flow index).
@@ -48,8 +50,13 @@ struct Search {
     cut_by_length: bool,
 }
 
-pub(super) fn find(flows: &[Flow], diagnostics: &mut Vec<Diagnostic>) -> Vec<Cascade> {
-    let graph = Graph::new(flows);
+/// The cascades of `flows`, whose inverses are `inverse` (by flow index).
+pub(super) fn find(
+    flows: &[Flow],
+    inverse: &[Option<usize>],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Cascade> {
+    let graph = Graph::new(flows, inverse);
     let mut search = Search {
         chains: Vec::new(),
         unlisted: 0,
@@ -88,7 +95,7 @@ pub(super) fn find(flows: &[Flow], diagnostics: &mut Vec<Diagnostic>) -> Vec<Cas
 }
 
 impl<'a> Graph<'a> {
-    fn new(flows: &'a [Flow]) -> Self {
+    fn new(flows: &'a [Flow], inverse: &'a [Option<usize>]) -> Self {
         // Deduplicate by hash first: sorting thousands of endpoints by name is slow.
         let unique: super::FastSet<&Endpoint> = flows
             .iter()
@@ -119,6 +126,7 @@ impl<'a> Graph<'a> {
         }
         Graph {
             nodes,
+            inverse,
             edges,
             incoming,
             flows,
@@ -127,7 +135,7 @@ impl<'a> Graph<'a> {
 
     /// True when flow `next` goes straight back through the link `previous` just used.
     fn straight_back(&self, previous: usize, next: usize) -> bool {
-        let inverse = self.flows.get(previous).and_then(|f| f.inverse);
+        let inverse = self.inverse.get(previous).copied().flatten();
         let self_link = self
             .flows
             .get(previous)
@@ -359,6 +367,10 @@ mod tests {
             .collect()
     }
 
+    fn inverses(flows: &[Flow]) -> Vec<Option<usize>> {
+        flows.iter().map(|f| f.inverse).collect()
+    }
+
     #[test]
     fn chains_skip_inverses_and_suffixes() {
         let mut flows = vec![
@@ -370,7 +382,7 @@ mod tests {
         flows[1].inverse = Some(2);
         flows[2].inverse = Some(1);
         let mut diags = Vec::new();
-        let c = find(&flows, &mut diags);
+        let c = find(&flows, &inverses(&flows), &mut diags);
         assert_eq!(chains(&c), ["P Employees > C Customer > P Person"]);
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].severity, Severity::Note);
@@ -386,7 +398,7 @@ mod tests {
             flow(("D", "W"), ("A", "X"), Create::Always, 4),
         ];
         let mut diags = Vec::new();
-        let c = find(&flows, &mut diags);
+        let c = find(&flows, &inverses(&flows), &mut diags);
         // The pure cycle is a suffix of the chain from D W, and its rotations are one cycle.
         assert_eq!(chains(&c), ["D W > A X > B Y > C Z > A X (cycle)"]);
         let warnings: Vec<_> = diags
@@ -410,7 +422,7 @@ mod tests {
             flow(("C", "Z"), ("A", "X"), Create::Always, 3),
         ];
         let mut diags = Vec::new();
-        let c = find(&flows, &mut diags);
+        let c = find(&flows, &inverses(&flows), &mut diags);
         assert_eq!(chains(&c), ["A X > B Y > C Z > A X (cycle)"]);
     }
 
@@ -431,7 +443,7 @@ mod tests {
             }
         }
         let mut diags = Vec::new();
-        let c = find(&flows, &mut diags);
+        let c = find(&flows, &inverses(&flows), &mut diags);
         assert!(c.len() <= MAX_LISTED);
         assert!(diags.iter().any(|d| d.message.contains("stopped after")));
     }

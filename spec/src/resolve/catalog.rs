@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use super::FastMap as HashMap;
 
-use crate::model::{CatalogProperty, DataType, Diagnostic, Endpoint, Entity, Location, System};
+use crate::ast;
+use crate::model::{self, CatalogProperty, DataType, Diagnostic, Entity, Location, System};
 
 /// What one table cell says about the property it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +58,69 @@ pub(super) struct CatalogBuilder {
 }
 
 impl CatalogBuilder {
-    /// Registers an entity (flows with empty tables, `connected_via` entities).
-    pub fn entity(&mut self, system: &str, entity: &str) {
-        self.entity_index(system, entity);
+    /// Registers an entity (flows with empty tables, `connected_via` entities); its index,
+    /// for [`CatalogBuilder::cells`].
+    pub fn entity(&mut self, system: &str, entity: &str) -> usize {
+        self.entity_index(system, entity)
     }
 
-    /// The cells of one entity: look the entity up once for all its cells.
-    pub fn cells(&mut self, system: &str, entity: &str) -> EntityCells<'_> {
-        let i = self.entity_index(system, entity);
+    /// The cells of the entity at index `i` (from [`CatalogBuilder::entity`]).
+    pub fn cells(&mut self, i: usize) -> EntityCells<'_> {
         EntityCells {
             entity: self.entities.get_mut(i).map(|(_, _, e)| e),
             conflicts: &mut self.conflicts,
+        }
+    }
+
+    /// Feeds the table cells of document `d`'s `sections` (the document's resolved names
+    /// are in `doc`), in document order: per section its entities, then the source cells
+    /// (match rows, property rows), then the target cells.
+    pub fn feed(&mut self, d: usize, doc: &model::Document, sections: &[ast::Section]) {
+        let (ss, ts) = (doc.source_system.as_str(), doc.target_system.as_str());
+        for section in sections {
+            let (se, te) = (
+                section.source_entity.value.as_str(),
+                section.target_entity.value.as_str(),
+            );
+            let source = self.entity(ss, se);
+            let target = self.entity(ts, te);
+            for via in &section.connected_via {
+                self.entity(ss, &via.value);
+            }
+            let mut cells = self.cells(source);
+            for row in &section.match_rows {
+                let at = row.source.location.clone();
+                cells.cell(
+                    d,
+                    (ss, se),
+                    &row.source.value,
+                    at,
+                    Cell::Named,
+                    &row.location,
+                );
+            }
+            for row in &section.property_rows {
+                let at = row.source.location.clone();
+                let type_at = &row.ty.location;
+                cells.cell(d, (ss, se), &row.source.value, at, Cell::Named, type_at);
+            }
+            let mut cells = self.cells(target);
+            for row in &section.match_rows {
+                let at = row.target.location.clone();
+                cells.cell(
+                    d,
+                    (ts, te),
+                    &row.target.value,
+                    at,
+                    Cell::Named,
+                    &row.location,
+                );
+            }
+            for row in &section.property_rows {
+                let at = row.target.location.clone();
+                let cell = Cell::Target(row.ty.value);
+                cells.cell(d, (ts, te), &row.target.value, at, cell, &row.ty.location);
+            }
         }
     }
 
@@ -142,11 +195,12 @@ pub(super) struct EntityCells<'c> {
 
 impl EntityCells<'_> {
     /// Registers one cell of document `doc` (documents must come in order) naming
-    /// `property` of `owner`. `type_location` is where a stated type is written.
+    /// `property` of `owner` (system, entity). `type_location` is where a stated type is
+    /// written.
     pub fn cell(
         &mut self,
         doc: usize,
-        owner: &Endpoint,
+        owner: (&str, &str),
         property: &str,
         location: Location,
         cell: Cell,
@@ -170,7 +224,8 @@ impl EntityCells<'_> {
                 Some((first, first_at)) if *first != t => {
                     conflicts.push(
                         Diagnostic::error(format!(
-                            "{owner} `{property}` is stated as \"{t}\" here and as \"{first}\" at {first_at}"
+                            "{} {} `{property}` is stated as \"{t}\" here and as \"{first}\" at {first_at}",
+                            owner.0, owner.1
                         ))
                         .at(type_location)
                         .label(format!("\"{t}\""))

@@ -5,7 +5,6 @@ use crate::ast::{self, Spanned};
 use crate::model::{self, Create, Diagnostic, Endpoint, Flow, Location, MatchRule, Property};
 
 use super::FastMap;
-use super::catalog::{CatalogBuilder, Cell};
 
 /// The sentences of the sections merged into one flow (first occurrence of each).
 #[derive(Debug, Default)]
@@ -17,28 +16,44 @@ struct Sentences {
     create_if_no_match: Option<Location>,
 }
 
-/// Builds the flows of all documents (in file-name order, then document order) and feeds
-/// every table cell to the catalog. `sections[d]` are the sections of `documents[d]`, whose
-/// system names are resolved.
-pub(super) fn build(
-    sections: Vec<Vec<ast::Section>>,
-    documents: &[model::Document],
-    catalog: &mut CatalogBuilder,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<Flow> {
-    let count: usize = sections.iter().map(Vec::len).sum();
-    // Keyed by a hash of the four names, so that a lookup allocates nothing; the names are
-    // compared on a hit.
-    let mut index: FastMap<u64, Vec<usize>> = FastMap::default();
-    index.reserve(count);
-    let mut flows: Vec<Flow> = Vec::with_capacity(count);
-    let mut sentences: Vec<Sentences> = Vec::with_capacity(count);
-    for (d, (doc_sections, doc)) in sections.into_iter().zip(documents).enumerate() {
-        for mut section in doc_sections {
+/// Builds the flows of all documents, fed one document at a time in file-name order.
+/// The table cells go to the catalog separately ([`super::catalog::CatalogBuilder::feed`]).
+#[derive(Debug, Default)]
+pub(super) struct FlowBuilder {
+    /// Keyed by a hash of the four names, so that a lookup allocates nothing; the names
+    /// are compared on a hit.
+    index: FastMap<u64, Vec<usize>>,
+    flows: Vec<Flow>,
+    /// Per flow.
+    sentences: Vec<Sentences>,
+}
+
+impl FlowBuilder {
+    /// A builder with room for `sections` sections.
+    pub fn with_capacity(sections: usize) -> Self {
+        let mut index = FastMap::default();
+        index.reserve(sections);
+        FlowBuilder {
+            index,
+            flows: Vec::with_capacity(sections),
+            sentences: Vec::with_capacity(sections),
+        }
+    }
+
+    /// Adds the sections of document `doc` (whose system names are resolved), moving
+    /// their rows into the flows.
+    pub fn add(
+        &mut self,
+        doc: &model::Document,
+        sections: Vec<ast::Section>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        let flows = &mut self.flows;
+        for mut section in sections {
             let (ss, ts) = (&doc.source_system, &doc.target_system);
             let (se, te) = (&section.source_entity.value, &section.target_entity.value);
             let key = pair_hash(ss, se, ts, te);
-            let existing = index.get(&key).and_then(|candidates| {
+            let existing = self.index.get(&key).and_then(|candidates| {
                 candidates.iter().copied().find(|&i| {
                     flows.get(i).is_some_and(|f| {
                         f.source.system == *ss
@@ -67,7 +82,7 @@ pub(super) fn build(
                 }
                 None => {
                     let i = flows.len();
-                    index.entry(key).or_default().push(i);
+                    self.index.entry(key).or_default().push(i);
                     let source = Endpoint {
                         system: ss.clone(),
                         entity: std::mem::take(&mut section.source_entity.value),
@@ -89,19 +104,23 @@ pub(super) fn build(
                         also_at: Vec::new(),
                         inverse: None,
                     });
-                    sentences.push(Sentences::default());
+                    self.sentences.push(Sentences::default());
                     i
                 }
             };
-            if let (Some(flow), Some(said)) = (flows.get_mut(i), sentences.get_mut(i)) {
-                merge_section(d, flow, said, section, catalog, diagnostics);
+            if let (Some(flow), Some(said)) = (flows.get_mut(i), self.sentences.get_mut(i)) {
+                merge_section(flow, said, section, diagnostics);
             }
         }
     }
-    for (flow, said) in flows.iter_mut().zip(sentences) {
-        decide_create(flow, said, diagnostics);
+
+    /// The flows, with their creation rules decided.
+    pub fn finish(mut self, diagnostics: &mut Vec<Diagnostic>) -> Vec<Flow> {
+        for (flow, said) in self.flows.iter_mut().zip(self.sentences) {
+            decide_create(flow, said, diagnostics);
+        }
+        self.flows
     }
-    flows
 }
 
 fn pair_hash(a: &str, b: &str, c: &str, d: &str) -> u64 {
@@ -109,18 +128,14 @@ fn pair_hash(a: &str, b: &str, c: &str, d: &str) -> u64 {
     BuildHasherDefault::<super::FxHasher>::default().hash_one((a, b, c, d))
 }
 
-/// Adds one section to its flow, moving its rows (and feeding their cells to the catalog).
+/// Adds one section to its flow, moving its rows.
 fn merge_section(
-    d: usize,
     flow: &mut Flow,
     said: &mut Sentences,
     section: ast::Section,
-    catalog: &mut CatalogBuilder,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let (source, target) = (&flow.source, &flow.target);
-    catalog.entity(&source.system, &source.entity);
-    catalog.entity(&target.system, &target.entity);
     said.every = said.every.take().or(section.every);
     said.link_required = said.link_required.take().or(section.link_required);
     said.merge = said.merge.take().or(section.merge);
@@ -143,43 +158,12 @@ fn merge_section(
         _ => {}
     }
     for via in section.connected_via {
-        catalog.entity(&source.system, &via.value);
         if !flow.connected_via.contains(&via.value) {
             flow.connected_via.push(via.value);
         }
     }
     let match_rows = section.match_rows;
     let property_rows = section.property_rows;
-    {
-        let mut cells = catalog.cells(&source.system, &source.entity);
-        for row in &match_rows {
-            let at = row.source.location.clone();
-            cells.cell(d, source, &row.source.value, at, Cell::Named, &row.location);
-        }
-        for row in &property_rows {
-            let at = row.source.location.clone();
-            cells.cell(
-                d,
-                source,
-                &row.source.value,
-                at,
-                Cell::Named,
-                &row.ty.location,
-            );
-        }
-    }
-    {
-        let mut cells = catalog.cells(&target.system, &target.entity);
-        for row in &match_rows {
-            let at = row.target.location.clone();
-            cells.cell(d, target, &row.target.value, at, Cell::Named, &row.location);
-        }
-        for row in &property_rows {
-            let at = row.target.location.clone();
-            let cell = Cell::Target(row.ty.value);
-            cells.cell(d, target, &row.target.value, at, cell, &row.ty.location);
-        }
-    }
     flow.match_rules.reserve(match_rows.len());
     for row in match_rows {
         let (s, t) = (row.source.value, row.target.value);
@@ -282,6 +266,7 @@ fn decide_create(flow: &mut Flow, said: Sentences, diagnostics: &mut Vec<Diagnos
 mod tests {
     use super::*;
     use crate::model::{DataType, Severity};
+    use crate::resolve::catalog::CatalogBuilder;
     use crate::resolve::test_support::*;
 
     fn run(docs: &[ast::Document]) -> (Vec<Flow>, Vec<Diagnostic>) {
@@ -295,11 +280,14 @@ mod tests {
                 target_system: d.target_system.value.clone(),
             })
             .collect();
-        let sections = docs.iter().map(|d| d.sections.clone()).collect();
         let mut catalog = CatalogBuilder::default();
+        let mut builder = FlowBuilder::default();
         let mut diags = Vec::new();
-        let flows = build(sections, &documents, &mut catalog, &mut diags);
-        (flows, diags)
+        for (d, (doc, resolved)) in docs.iter().zip(&documents).enumerate() {
+            catalog.feed(d, resolved, &doc.sections);
+            builder.add(resolved, doc.sections.clone(), &mut diags);
+        }
+        (builder.finish(&mut diags), diags)
     }
 
     #[test]

@@ -14,7 +14,10 @@ use crate::model::{Diagnostic, Endpoint, Flow};
 /// How many differing rows a warning spells out before it says "and N more".
 const SHOWN_DIFFERENCES: usize = 4;
 
-pub(super) fn link(flows: &mut [Flow], diagnostics: &mut Vec<Diagnostic>) {
+/// Finds the flows that are each other's inverse, as pairs `(i, j)` with `i < j`, and
+/// reports pairs whose tables do not mirror each other. The flows are only read (so this
+/// can run beside other work); [`apply`] sets `inverse`.
+pub(super) fn pairs(flows: &[Flow], diagnostics: &mut Vec<Diagnostic>) -> Vec<(usize, usize)> {
     let index: FastMap<(&Endpoint, &Endpoint), usize> = flows
         .iter()
         .enumerate()
@@ -31,19 +34,47 @@ pub(super) fn link(flows: &mut [Flow], diagnostics: &mut Vec<Diagnostic>) {
             pairs.push((i, j));
         }
     }
-    for (i, j) in pairs {
-        if let Some(f) = flows.get_mut(i) {
-            f.inverse = Some(j);
-        }
-        if let Some(f) = flows.get_mut(j) {
-            f.inverse = Some(i);
-        }
+    for &(i, j) in &pairs {
         if let (Some(a), Some(b)) = (flows.get(i), flows.get(j))
             && let Some(d) = disagreement(a, b)
         {
             diagnostics.push(d);
         }
     }
+    pairs
+}
+
+/// Each flow's inverse by the `pairs` of [`pairs`], for `count` flows.
+pub(super) fn by_flow(count: usize, pairs: &[(usize, usize)]) -> Vec<Option<usize>> {
+    let mut inverse = vec![None; count];
+    for &(i, j) in pairs {
+        if let Some(slot) = inverse.get_mut(i) {
+            *slot = Some(j);
+        }
+        if let Some(slot) = inverse.get_mut(j) {
+            *slot = Some(i);
+        }
+    }
+    inverse
+}
+
+/// Points both flows of each pair at each other.
+pub(super) fn apply(flows: &mut [Flow], pairs: &[(usize, usize)]) {
+    for &(i, j) in pairs {
+        if let Some(f) = flows.get_mut(i) {
+            f.inverse = Some(j);
+        }
+        if let Some(f) = flows.get_mut(j) {
+            f.inverse = Some(i);
+        }
+    }
+}
+
+/// [`pairs`], then [`apply`].
+#[cfg(test)]
+fn link(flows: &mut [Flow], diagnostics: &mut Vec<Diagnostic>) {
+    let found = pairs(flows, diagnostics);
+    apply(flows, &found);
 }
 
 fn disagreement(a: &Flow, b: &Flow) -> Option<Diagnostic> {

@@ -15,7 +15,7 @@ mod inverses;
 mod references;
 mod systems;
 
-use std::collections::BTreeMap;
+use std::sync::mpsc;
 
 use crate::ast;
 use crate::model::{self, Diagnostic, SPEC_VERSION, Spec};
@@ -65,14 +65,35 @@ fn run(
             }
         })
         .collect();
-    let mut catalog = catalog::CatalogBuilder::default();
-    let mut flows = flows::build(sections, &documents, &mut catalog, &mut diagnostics);
-    let mut systems = catalog.finish(&mut diagnostics);
-    references::assign(&mut systems, overrides, &mut diagnostics);
-    inverses::link(&mut flows, &mut diagnostics);
-    let (cascades, cascade_findings, check_findings) = cascades_and_checks(&flows, &systems, check);
-    diagnostics.extend(cascade_findings);
-    diagnostics.extend(check_findings);
+    let (catalog, mut flows) = catalog_and_flows(sections, &documents, &mut diagnostics);
+    // From here on the catalog side (types, references, checks) and the flow side
+    // (inverses, cascades) only read the flows: with enough of them, the flow side runs on
+    // a second thread. The findings are joined in the order of running it all in turn.
+    let flow_side = || {
+        let mut found = Vec::new();
+        let pairs = inverses::pairs(&flows, &mut found);
+        let inverse = inverses::by_flow(flows.len(), &pairs);
+        let cascades = cascades::find(&flows, &inverse, &mut found);
+        (pairs, cascades, found)
+    };
+    let catalog_side = || {
+        let mut found = Vec::new();
+        let mut systems = catalog.finish(&mut found);
+        references::assign(&mut systems, overrides, &mut found);
+        let checked = if check {
+            crate::check::findings(&flows, &systems)
+        } else {
+            Vec::new()
+        };
+        (systems, found, checked)
+    };
+    let parallel = flows.len() >= PARALLEL_MIN_FLOWS;
+    let ((pairs, cascades, flow_findings), (systems, catalog_findings, checked)) =
+        beside(parallel, flow_side, catalog_side);
+    inverses::apply(&mut flows, &pairs);
+    diagnostics.extend(catalog_findings);
+    diagnostics.extend(flow_findings);
+    diagnostics.extend(checked);
     Spec {
         version: SPEC_VERSION,
         documents,
@@ -83,46 +104,87 @@ fn run(
     }
 }
 
-/// Below this many flows the cascade search and the checks run one after the other: a
-/// thread costs more to start than they take.
-const PARALLEL_MIN_FLOWS: usize = 1_000;
-
-/// The cascades with their findings, and the checks' findings (none unless `check`). Both
-/// only read the flows and the catalog: with enough flows, the cascade search runs on a
-/// second thread while this one checks.
-fn cascades_and_checks(
-    flows: &[model::Flow],
-    systems: &BTreeMap<String, model::System>,
-    check: bool,
-) -> (Vec<model::Cascade>, Vec<Diagnostic>, Vec<Diagnostic>) {
-    let search = || {
-        let mut found = Vec::new();
-        let chains = cascades::find(flows, &mut found);
-        (chains, found)
-    };
-    let checks = || {
-        if check {
-            crate::check::findings(flows, systems)
-        } else {
-            Vec::new()
+/// The catalog, fed every table cell, and the flows of `sections` (`sections[d]` are
+/// `documents[d]`'s). With enough sections the catalog is fed on a second thread, a
+/// document ahead of this one, which builds the flows and takes the rows over.
+fn catalog_and_flows(
+    sections: Vec<Vec<ast::Section>>,
+    documents: &[model::Document],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (catalog::CatalogBuilder, Vec<model::Flow>) {
+    let count = sections.iter().map(Vec::len).sum();
+    let mut flows = flows::FlowBuilder::with_capacity(count);
+    let one_thread = |sections: Vec<Vec<ast::Section>>,
+                      mut flows: flows::FlowBuilder,
+                      diagnostics: &mut Vec<Diagnostic>| {
+        let mut catalog = catalog::CatalogBuilder::default();
+        for (d, (doc_sections, doc)) in sections.into_iter().zip(documents).enumerate() {
+            catalog.feed(d, doc, &doc_sections);
+            flows.add(doc, doc_sections, diagnostics);
         }
+        (catalog, flows.finish(diagnostics))
     };
-    if !check || flows.len() < PARALLEL_MIN_FLOWS {
-        let (chains, found) = search();
-        return (chains, found, checks());
+    if count < PARALLEL_MIN_FLOWS {
+        return one_thread(sections, flows, diagnostics);
     }
     std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new().spawn_scoped(scope, search);
-        let checked = checks();
-        let (chains, found) = match helper {
-            Ok(helper) => match helper.join() {
-                Ok(done) => done,
+        let (to_feeder, feeder_input) = mpsc::channel::<Vec<ast::Section>>();
+        let (to_flows, fed) = mpsc::channel::<Vec<ast::Section>>();
+        let feeder = std::thread::Builder::new().spawn_scoped(scope, move || {
+            let mut catalog = catalog::CatalogBuilder::default();
+            for (d, (doc_sections, doc)) in feeder_input.iter().zip(documents).enumerate() {
+                catalog.feed(d, doc, &doc_sections);
+                if to_flows.send(doc_sections).is_err() {
+                    break;
+                }
+            }
+            catalog
+        });
+        let Ok(feeder) = feeder else {
+            return one_thread(sections, flows, diagnostics);
+        };
+        for doc_sections in sections {
+            // A send fails only when the feeder has stopped: its join says why.
+            if to_feeder.send(doc_sections).is_err() {
+                break;
+            }
+        }
+        drop(to_feeder);
+        for (doc_sections, doc) in fed.iter().zip(documents) {
+            flows.add(doc, doc_sections, diagnostics);
+        }
+        match feeder.join() {
+            Ok(catalog) => (catalog, flows.finish(diagnostics)),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Below this many flows (sections) resolution stays on one thread: a thread costs more
+/// to start than the work it would take over.
+const PARALLEL_MIN_FLOWS: usize = 1_000;
+
+/// `(helper(), here())`: `helper` on a second thread when `parallel` (and a thread can be
+/// had), `here` on this one.
+fn beside<A: Send, B>(
+    parallel: bool,
+    helper: impl Fn() -> A + Sync,
+    here: impl FnOnce() -> B,
+) -> (A, B) {
+    if !parallel {
+        return (helper(), here());
+    }
+    std::thread::scope(|scope| {
+        let started = std::thread::Builder::new().spawn_scoped(scope, &helper);
+        let b = here();
+        let a = match started {
+            Ok(thread) => match thread.join() {
+                Ok(a) => a,
                 Err(panic) => std::panic::resume_unwind(panic),
             },
-            // No thread to be had: search here.
-            Err(_) => search(),
+            Err(_) => helper(),
         };
-        (chains, found, checked)
+        (a, b)
     })
 }
 

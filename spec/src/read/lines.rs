@@ -235,7 +235,7 @@ mod tests {
     fn reference(text: &str) -> Vec<(String, u32)> {
         let bytes = text.as_bytes();
         let (mut out, mut line, mut i) = (Vec::new(), Vec::new(), 0);
-        let mut end_line = |line: &mut Vec<u8>, out: &mut Vec<(String, u32)>| {
+        let end_line = |line: &mut Vec<u8>, out: &mut Vec<(String, u32)>| {
             let number = out.len() as u32 + 1;
             out.push((String::from_utf8_lossy(line).into_owned(), number));
             line.clear();

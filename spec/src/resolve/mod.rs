@@ -128,30 +128,40 @@ fn catalog_and_flows(
         return one_thread(sections, flows, diagnostics);
     }
     std::thread::scope(|scope| {
-        let (to_feeder, feeder_input) = mpsc::channel::<Vec<ast::Section>>();
-        let (to_flows, fed) = mpsc::channel::<Vec<ast::Section>>();
+        // All the sections go over in one message; they come back fed, in batches (a
+        // message per document would wake this thread a thousand times).
+        let (to_feeder, feeder_input) = mpsc::channel::<Vec<Vec<ast::Section>>>();
+        let (to_flows, fed) = mpsc::channel::<Vec<Vec<ast::Section>>>();
         let feeder = std::thread::Builder::new().spawn_scoped(scope, move || {
             let mut catalog = catalog::CatalogBuilder::default();
-            for (d, (doc_sections, doc)) in feeder_input.iter().zip(documents).enumerate() {
+            let Ok(sections) = feeder_input.recv() else {
+                return catalog;
+            };
+            let mut batch = Vec::with_capacity(FEED_BATCH);
+            for (d, (doc_sections, doc)) in sections.into_iter().zip(documents).enumerate() {
                 catalog.feed(d, doc, &doc_sections);
-                if to_flows.send(doc_sections).is_err() {
-                    break;
+                batch.push(doc_sections);
+                if batch.len() == FEED_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(FEED_BATCH));
+                    if to_flows.send(full).is_err() {
+                        return catalog;
+                    }
                 }
             }
+            // The receiver is gone only if this thread's results are no longer wanted.
+            let _ = to_flows.send(batch);
             catalog
         });
         let Ok(feeder) = feeder else {
             return one_thread(sections, flows, diagnostics);
         };
-        for doc_sections in sections {
-            // A send fails only when the feeder has stopped: its join says why.
-            if to_feeder.send(doc_sections).is_err() {
-                break;
+        // A send fails only when the feeder has stopped: its join says why.
+        let _ = to_feeder.send(sections);
+        let mut documents = documents.iter();
+        for batch in fed.iter() {
+            for (doc_sections, doc) in batch.into_iter().zip(documents.by_ref()) {
+                flows.add(doc, doc_sections, diagnostics);
             }
-        }
-        drop(to_feeder);
-        for (doc_sections, doc) in fed.iter().zip(documents) {
-            flows.add(doc, doc_sections, diagnostics);
         }
         match feeder.join() {
             Ok(catalog) => (catalog, flows.finish(diagnostics)),
@@ -159,6 +169,9 @@ fn catalog_and_flows(
         }
     })
 }
+
+/// Documents the catalog thread hands over at a time.
+const FEED_BATCH: usize = 32;
 
 /// Below this many flows (sections) resolution stays on one thread: a thread costs more
 /// to start than the work it would take over.

@@ -28,10 +28,6 @@ pub fn check(spec: &mut Spec) {
 
 /// The findings about `flows` and the catalog `systems`, in flow order.
 pub(crate) fn findings(flows: &[Flow], systems: &BTreeMap<String, System>) -> Vec<Diagnostic> {
-    let linked: HashSet<(&Endpoint, &Endpoint)> = flows
-        .iter()
-        .flat_map(|f| [(&f.source, &f.target), (&f.target, &f.source)])
-        .collect();
     // Hashing beats the catalog's ordered maps for tens of thousands of lookups.
     let entities: HashMap<(&str, &str), &Entity> = systems
         .iter()
@@ -41,18 +37,57 @@ pub(crate) fn findings(flows: &[Flow], systems: &BTreeMap<String, System>) -> Ve
                 .map(move |(e, entity)| ((s.as_str(), e.as_str()), entity))
         })
         .collect();
-    let entity = |at: &Endpoint| {
-        entities
-            .get(&(at.system.as_str(), at.entity.as_str()))
-            .copied()
+    let entity = |system: &str, name: &str| entities.get(&(system, name)).copied();
+    // Each flow's entities, and the pairs of endpoints some flow links (either way) by
+    // number: a catalog entity's address, or for an endpoint the catalog lacks (not in a
+    // resolved spec, but `check` takes any spec) a number past every address.
+    let ends: Vec<(Option<&Entity>, Option<&Entity>)> = flows
+        .iter()
+        .map(|f| {
+            (
+                entity(&f.source.system, &f.source.entity),
+                entity(&f.target.system, &f.target.entity),
+            )
+        })
+        .collect();
+    let mut uncataloged: HashMap<&Endpoint, usize> = HashMap::default();
+    for (f, &(s, t)) in flows.iter().zip(&ends) {
+        for (end, found) in [(&f.source, s), (&f.target, t)] {
+            if found.is_none() {
+                let next = usize::MAX - uncataloged.len();
+                uncataloged.entry(end).or_insert(next);
+            }
+        }
+    }
+    let number = |end: &Endpoint, found: Option<&Entity>| {
+        found
+            .map(entity_key)
+            .or_else(|| uncataloged.get(end).copied())
+    };
+    let linked: HashSet<(usize, usize)> = flows
+        .iter()
+        .zip(&ends)
+        .filter_map(|(f, &(s, t))| Some((number(&f.source, s)?, number(&f.target, t)?)))
+        .flat_map(|(s, t)| [(s, t), (t, s)])
+        .collect();
+    let links = |a: &Endpoint, b: &Endpoint| {
+        let a = number(a, entity(&a.system, &a.entity));
+        let b = number(b, entity(&b.system, &b.entity));
+        a.zip(b).is_some_and(|pair| linked.contains(&pair))
     };
     let catalog = Catalog::new(systems);
     let mut found = Vec::new();
-    for flow in flows {
-        let (source, target) = (entity(&flow.source), entity(&flow.target));
-        check_rows(&catalog, source, target, flow, &linked, &mut found);
+    let mut sources = Vec::new();
+    for (flow, &(source, target)) in flows.iter().zip(&ends) {
+        sources.clear();
+        sources.extend(
+            flow.properties
+                .iter()
+                .map(|row| catalog.get(source, &row.source)),
+        );
+        check_rows(&catalog, &sources, target, flow, &links, &mut found);
         check_fan_in(flow, &mut found);
-        note_untyped_sources(&catalog, source, flow, &mut found);
+        note_untyped_sources(&sources, flow, &mut found);
     }
     found
 }
@@ -109,16 +144,17 @@ pub fn converts(from: DataType, to: DataType) -> bool {
         )
 }
 
+/// `sources` are the catalog entries of the rows' source properties; `links(a, b)` says
+/// whether some flow links `a` and `b`, either way.
 fn check_rows(
     catalog: &Catalog<'_>,
-    source_entity: Option<&Entity>,
+    sources: &[Option<&CatalogProperty>],
     target_entity: Option<&Entity>,
     flow: &Flow,
-    linked: &HashSet<(&Endpoint, &Endpoint)>,
+    links: &impl Fn(&Endpoint, &Endpoint) -> bool,
     found: &mut Vec<Diagnostic>,
 ) {
-    for row in &flow.properties {
-        let source = catalog.get(source_entity, &row.source);
+    for (row, &source) in flow.properties.iter().zip(sources) {
         let target = catalog.get(target_entity, &row.target);
         let source_ref = source.and_then(|p| p.reference.as_deref());
         let target_ref = target.and_then(|p| p.reference.as_deref());
@@ -148,7 +184,7 @@ fn check_rows(
                     ),
                     Some(se) => {
                         let se = Endpoint { system: flow.source.system.clone(), entity: se.to_string() };
-                        if !linked.contains(&(&se, &te)) {
+                        if !links(&se, &te) {
                             found.push(
                                 Diagnostic::error(format!(
                                     "{}: references between {se} and {te} need a flow linking them",
@@ -228,15 +264,14 @@ fn check_fan_in(flow: &Flow, found: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `sources` are the catalog entries of the rows' source properties.
 fn note_untyped_sources(
-    catalog: &Catalog<'_>,
-    source_entity: Option<&Entity>,
+    sources: &[Option<&CatalogProperty>],
     flow: &Flow,
     found: &mut Vec<Diagnostic>,
 ) {
     let mut untyped: Vec<&str> = Vec::new();
-    for row in &flow.properties {
-        let known = catalog.get(source_entity, &row.source);
+    for (row, known) in flow.properties.iter().zip(sources) {
         if known.is_some_and(|p| p.ty.is_none() && p.reference.is_none())
             && !untyped.contains(&row.source.as_str())
         {
@@ -264,6 +299,78 @@ fn note_untyped_sources(
 mod tests {
     use super::*;
     use DataType::*;
+
+    fn endpoint(system: &str, entity: &str) -> Endpoint {
+        Endpoint {
+            system: system.into(),
+            entity: entity.into(),
+        }
+    }
+
+    fn flow(source: Endpoint, target: Endpoint, rows: &[(&str, &str)]) -> Flow {
+        let location = crate::model::Location {
+            file: "d.rst".into(),
+            line: 1,
+            column: 1,
+        };
+        Flow {
+            source,
+            target,
+            create: crate::model::Create::Always,
+            connected_via: Vec::new(),
+            condition: None,
+            merge: false,
+            match_rules: Vec::new(),
+            properties: rows
+                .iter()
+                .map(|(s, t)| crate::model::Property {
+                    source: (*s).into(),
+                    target: (*t).into(),
+                    ty: None,
+                    location: location.clone(),
+                })
+                .collect(),
+            location,
+            also_at: Vec::new(),
+            inverse: None,
+        }
+    }
+
+    /// A reference row is fine when some flow links the two referenced entities, even
+    /// when the catalog lacks them (`check` takes any spec, not only resolved ones).
+    #[test]
+    fn links_between_entities_the_catalog_lacks_count() {
+        let reference = |to: &str| CatalogProperty {
+            reference: Some(to.into()),
+            ..CatalogProperty::default()
+        };
+        let mut systems = BTreeMap::new();
+        for (system, entity, property, to) in [
+            ("S", "Order", "customer_id", "Customer"),
+            ("T", "Invoice", "client", "Client"),
+        ] {
+            let mut e = Entity::default();
+            e.properties.insert(property.into(), reference(to));
+            let mut sys = System::default();
+            sys.entities.insert(entity.into(), e);
+            systems.insert(system.to_string(), sys);
+        }
+        let orders = flow(
+            endpoint("S", "Order"),
+            endpoint("T", "Invoice"),
+            &[("customer_id", "client")],
+        );
+        let unlinked = findings(std::slice::from_ref(&orders), &systems);
+        assert_eq!(unlinked.len(), 1, "{unlinked:?}");
+        assert!(
+            unlinked[0]
+                .message
+                .contains("references between S Customer and T Client need a flow")
+        );
+        // The link, either way round.
+        let back = flow(endpoint("T", "Client"), endpoint("S", "Customer"), &[]);
+        assert!(findings(&[orders, back], &systems).is_empty());
+    }
 
     #[test]
     fn conversion_rules() {

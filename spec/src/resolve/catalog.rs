@@ -140,10 +140,13 @@ impl CatalogBuilder {
             Some(i) => i,
             None => {
                 let i = self.entities.len();
+                let mut properties = HashMap::default();
+                // Entities have tens of properties: avoid regrowing from one.
+                properties.reserve(20);
                 let fresh = (
                     system.to_string(),
                     entity.to_string(),
-                    EntityBuilder::default(),
+                    EntityBuilder { properties },
                 );
                 self.entities.push(fresh);
                 self.index.entry(key).or_default().push(i);
@@ -241,8 +244,9 @@ impl EntityCells<'_> {
             None => {
                 let mut p = PropertyBuilder {
                     stated: None,
-                    // Most properties are named in a few cells: avoid regrowing.
-                    locations: Vec::with_capacity(4),
+                    // Half the properties are named in five cells or more (a thousand
+                    // documents): avoid regrowing from one.
+                    locations: Vec::with_capacity(8),
                     current_doc: doc,
                     current_stated: false,
                     unstated_doc: false,

@@ -65,16 +65,15 @@ fn run(
             }
         })
         .collect();
-    let (catalog, mut flows) = catalog_and_flows(sections, &documents, &mut diagnostics);
+    let (catalog, mut flows, links) = catalog_and_flows(sections, &documents, &mut diagnostics);
     // From here on the catalog side (types, references, checks) and the flow side
-    // (inverses, cascades) only read the flows: with enough of them, the flow side runs on
-    // a second thread. The findings are joined in the order of running it all in turn.
+    // (cascades) only read the flows: with enough of them, the flow side runs on a second
+    // thread. The findings are joined in the order of running it all in turn.
     let flow_side = || {
         let mut found = Vec::new();
-        let pairs = inverses::pairs(&flows, &mut found);
-        let inverse = inverses::by_flow(flows.len(), &pairs);
+        let inverse = inverses::by_flow(flows.len(), &links.pairs);
         let cascades = cascades::find(&flows, &inverse, &mut found);
-        (pairs, cascades, found)
+        (cascades, found)
     };
     let catalog_side = || {
         let mut found = Vec::new();
@@ -88,11 +87,12 @@ fn run(
         (systems, found, checked)
     };
     let parallel = flows.len() >= PARALLEL_MIN_FLOWS;
-    let ((pairs, cascades, flow_findings), (systems, catalog_findings, checked)) =
+    let ((cascades, cascade_findings), (systems, catalog_findings, checked)) =
         beside(parallel, flow_side, catalog_side);
-    inverses::apply(&mut flows, &pairs);
+    inverses::apply(&mut flows, &links.pairs);
     diagnostics.extend(catalog_findings);
-    diagnostics.extend(flow_findings);
+    diagnostics.extend(links.found);
+    diagnostics.extend(cascade_findings);
     diagnostics.extend(checked);
     Spec {
         version: SPEC_VERSION,
@@ -104,14 +104,27 @@ fn run(
     }
 }
 
+/// The flows that are each other's inverse, and the findings about them.
+struct Links {
+    pairs: Vec<(usize, usize)>,
+    found: Vec<Diagnostic>,
+}
+
+fn links(flows: &[model::Flow]) -> Links {
+    let mut found = Vec::new();
+    let pairs = inverses::pairs(flows, &mut found);
+    Links { pairs, found }
+}
+
 /// The catalog, fed every table cell, and the flows of `sections` (`sections[d]` are
-/// `documents[d]`'s). With enough sections the catalog is fed on a second thread, a
-/// document ahead of this one, which builds the flows and takes the rows over.
+/// `documents[d]`'s) with their inverses. With enough sections the catalog is fed on a
+/// second thread, a document ahead of this one, which builds the flows (taking the rows
+/// over) and pairs the inverses meanwhile.
 fn catalog_and_flows(
     sections: Vec<Vec<ast::Section>>,
     documents: &[model::Document],
     diagnostics: &mut Vec<Diagnostic>,
-) -> (catalog::CatalogBuilder, Vec<model::Flow>) {
+) -> (catalog::CatalogBuilder, Vec<model::Flow>, Links) {
     let count = sections.iter().map(Vec::len).sum();
     let mut flows = flows::FlowBuilder::with_capacity(count);
     let one_thread = |sections: Vec<Vec<ast::Section>>,
@@ -122,7 +135,9 @@ fn catalog_and_flows(
             catalog.feed(d, doc, &doc_sections);
             flows.add(doc, doc_sections, diagnostics);
         }
-        (catalog, flows.finish(diagnostics))
+        let flows = flows.finish(diagnostics);
+        let links = links(&flows);
+        (catalog, flows, links)
     };
     if count < PARALLEL_MIN_FLOWS {
         return one_thread(sections, flows, diagnostics);
@@ -163,8 +178,10 @@ fn catalog_and_flows(
                 flows.add(doc, doc_sections, diagnostics);
             }
         }
+        let flows = flows.finish(diagnostics);
+        let links = links(&flows);
         match feeder.join() {
-            Ok(catalog) => (catalog, flows.finish(diagnostics)),
+            Ok(catalog) => (catalog, flows, links),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })

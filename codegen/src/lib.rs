@@ -20,6 +20,7 @@ pub mod flows;
 pub mod naming;
 pub mod plan;
 pub mod registry;
+mod tokens;
 pub mod types;
 
 use std::collections::BTreeSet;
@@ -108,16 +109,11 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<TokenStream, Error> {
     }
 
     let plan = plan::Plan::new(spec, options.systems.as_ref()).map_err(Error::Documents)?;
-    let modules = types::system_modules(&plan, &rt, &serde_crate);
-    let flows = flows::flows_module(&plan, &rt).map_err(Error::Documents)?;
-    let conditions = registry::conditions_trait(&plan);
-    let registry = registry::registry_fn(&plan, &rt);
-    Ok(quote! {
-        #modules
-        #flows
-        #conditions
-        #registry
-    })
+    let mut out = types::system_modules(&plan, &rt, &serde_crate);
+    out.extend(flows::flows_module(&plan, &rt).map_err(Error::Documents)?);
+    out.extend(registry::conditions_trait(&plan));
+    out.extend(registry::registry_fn(&plan, &rt));
+    Ok(out)
 }
 
 /// The files a spec was read from, for the stamp.

@@ -336,8 +336,10 @@ impl Namer {
         let mut taken: BTreeSet<String> = self.reserved.clone();
         let mut out: BTreeMap<String, String> = BTreeMap::new();
         let mut pending = Vec::new();
+        let mut naturals: BTreeSet<String> = BTreeSet::new();
         for name in &names {
             let natural = self.case.convert(name);
+            naturals.insert(natural.clone());
             if taken.insert(natural.clone()) {
                 out.insert((*name).to_string(), natural);
             } else {
@@ -346,7 +348,6 @@ impl Namer {
         }
         // Every natural name that could be had is taken before any suffix is handed out,
         // so a suffixed name never steals another name's natural ident.
-        let naturals: BTreeSet<String> = names.iter().map(|n| self.case.convert(n)).collect();
         for (name, natural) in pending {
             let mut n = 2;
             loop {
@@ -390,6 +391,36 @@ pub fn is_list_segment(segment: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    const AWKWARD: &[&str] = &[
+        "type",
+        "fn",
+        "self",
+        "Self",
+        "crate",
+        "async",
+        "Option",
+        "Id",
+        "Customer",
+        "customer",
+        "CUSTOMER",
+        "2fa",
+        "24SevenOffice",
+        "Straße",
+        "Kunde-Æble",
+        "Ω",
+        "日本",
+        "é",
+        "Wix.com",
+        "(human data)",
+        "Customers person",
+        "order_line_items",
+        "HTTPServer",
+        "_",
+        "1",
+        "",
+    ];
+    const SEPARATORS: &[&str] = &["", " ", "-", ".", "(", ")", "_", "  "];
 
     #[test]
     fn words_split_case_separators_and_acronyms() {
@@ -481,6 +512,55 @@ mod tests {
                 }
                 let distinct: BTreeSet<&String> = names.iter().collect();
                 prop_assert_eq!(assigned.len(), distinct.len());
+            }
+        }
+
+        /// Names built from what documents actually contain: keywords, leading digits,
+        /// non-ASCII letters, spaces, dashes, dots, parentheses and names that differ only
+        /// in case. Every namespace gets legal, distinct, non-reserved idents, and the same
+        /// idents whatever the order of the names.
+        #[test]
+        fn awkward_names_get_legal_distinct_stable_idents(
+            parts in proptest::collection::vec(
+                (proptest::sample::select(AWKWARD), proptest::sample::select(SEPARATORS)),
+                1..4,
+            ),
+            more in proptest::collection::vec(
+                proptest::collection::vec(
+                    (proptest::sample::select(AWKWARD), proptest::sample::select(SEPARATORS)),
+                    1..3,
+                ),
+                0..10,
+            ),
+        ) {
+            let join = |parts: &[(&str, &str)]| -> String {
+                parts.iter().map(|(word, sep)| format!("{word}{sep}")).collect()
+            };
+            let mut names: Vec<String> = std::iter::once(join(&parts))
+                .chain(more.iter().map(|p| join(p)))
+                .collect();
+            // Case-only variants of the first name must not share its ident.
+            names.push(names[0].to_uppercase());
+            names.push(names[0].to_lowercase());
+            for case in [Case::Snake, Case::Pascal] {
+                let namer = Namer::new(case).reserve(RESERVED_TYPES.iter().copied());
+                let assigned = namer.assign(names.iter().map(String::as_str));
+                let mut seen = BTreeSet::new();
+                for (name, ident) in &assigned {
+                    prop_assert!(
+                        syn::parse_str::<syn::Ident>(ident).is_ok(),
+                        "{name:?} → {ident:?} is not an ident"
+                    );
+                    prop_assert!(ident.is_ascii(), "{name:?} → {ident:?}");
+                    prop_assert!(!KEYWORDS.contains(&ident.as_str()), "{name:?} → keyword {ident:?}");
+                    prop_assert!(!RESERVED_TYPES.contains(&ident.as_str()), "{name:?} → {ident:?}");
+                    prop_assert!(seen.insert(ident.clone()), "{ident} twice");
+                }
+                let distinct: BTreeSet<&String> = names.iter().collect();
+                prop_assert_eq!(assigned.len(), distinct.len());
+                let mut reversed = names.clone();
+                reversed.reverse();
+                prop_assert_eq!(&assigned, &namer.assign(reversed.iter().map(String::as_str)));
             }
         }
 

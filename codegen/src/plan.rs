@@ -21,7 +21,25 @@ use crate::naming::{self, Case, Namer, RESERVED_TYPES};
 pub const FLOWS_MODULE: &str = "flows";
 pub const REGISTRY_FN: &str = "registry";
 /// Reserved module names (generated items and paths generated code relies on).
-const RESERVED_MODULES: &[&str] = &[FLOWS_MODULE, REGISTRY_FN, "std", "core", "alloc", "serde"];
+/// `rt` is the runtime's alias inside generated modules.
+const RESERVED_MODULES: &[&str] = &[
+    FLOWS_MODULE,
+    REGISTRY_FN,
+    "std",
+    "core",
+    "alloc",
+    "serde",
+    "rt",
+];
+/// The runtime items `mod flows` imports by name (flow structs never take these names).
+pub const FLOWS_IMPORTS: &[&str] = &[
+    "CreatePolicy",
+    "Flow",
+    "FlowInfo",
+    "Links",
+    "MapError",
+    "Reference",
+];
 /// The field holding a record's own id.
 pub const ID_FIELD: &str = "id";
 
@@ -155,10 +173,17 @@ impl<'a> Plan<'a> {
         let module_names = Namer::new(Case::Snake)
             .reserve(RESERVED_MODULES.iter().copied())
             .assign(entities.keys().map(String::as_str));
+        // Flow headings per entity, in one pass over the flows.
+        let mut headings: BTreeMap<&Endpoint, Vec<&Location>> = BTreeMap::new();
+        for flow in &flows {
+            for side in [&flow.source, &flow.target] {
+                headings.entry(side).or_default().push(&flow.location);
+            }
+        }
         let mut plans = BTreeMap::new();
         for (system, names) in &entities {
             let module = module_names.get(system).cloned().unwrap_or_default();
-            let plan = plan_system(spec, &flows, system, module, names, &mut diagnostics);
+            let plan = plan_system(spec, &headings, system, module, names, &mut diagnostics);
             plans.insert(system.clone(), plan);
         }
 
@@ -174,6 +199,7 @@ impl<'a> Plan<'a> {
             .collect();
         let flow_idents = Namer::new(Case::Pascal)
             .reserve(RESERVED_TYPES.iter().copied())
+            .reserve(FLOWS_IMPORTS.iter().copied())
             .assign(flow_keys.iter().map(String::as_str));
 
         let mut conditions: BTreeMap<(String, Endpoint), Vec<Location>> = BTreeMap::new();
@@ -266,25 +292,31 @@ impl<'a> Plan<'a> {
 
     /// The field chain (idents and list flags) of a property path on an entity.
     pub fn path(&self, system: &str, entity: &str, path: &str) -> Option<Vec<Step>> {
+        self.leaf(system, entity, path).map(|(steps, _)| steps)
+    }
+
+    /// The field chain of a property path and what the property holds.
+    pub fn leaf(&self, system: &str, entity: &str, path: &str) -> Option<(Vec<Step>, &Kind)> {
         let (_, plan) = self.entity(system, entity)?;
         let mut fields = &plan.fields;
         let mut steps = Vec::new();
-        let segments: Vec<&str> = path.split('.').collect();
-        for (i, segment) in segments.iter().enumerate() {
-            let field = fields.iter().find(|f| f.name == *segment)?;
+        let mut segments = path.split('.').peekable();
+        while let Some(segment) = segments.next() {
+            let last = segments.peek().is_none();
+            let field = fields.iter().find(|f| f.name == segment)?;
             match &field.node {
-                Node::Leaf { .. } if i + 1 == segments.len() => {
+                Node::Leaf { kind, .. } if last => {
                     steps.push(Step {
                         ident: field.ident.clone(),
                         list: false,
                     });
-                    return Some(steps);
+                    return Some((steps, kind));
                 }
                 Node::Object {
                     list,
                     fields: inner,
                     ..
-                } if i + 1 < segments.len() => {
+                } if !last => {
                     steps.push(Step {
                         ident: field.ident.clone(),
                         list: *list,
@@ -373,7 +405,7 @@ fn needed_entities(spec: &Spec, flows: &[&Flow], all: bool) -> BTreeMap<String, 
 
 fn plan_system(
     spec: &Spec,
-    flows: &[&Flow],
+    headings: &BTreeMap<&Endpoint, Vec<&Location>>,
     system: &str,
     module: String,
     names: &BTreeSet<String>,
@@ -389,11 +421,9 @@ fn plan_system(
     let mut trees = BTreeMap::new();
     let mut nested_names: Vec<String> = Vec::new();
     for name in names {
-        let properties = spec
-            .entity(system, name)
-            .map(|e| e.properties.clone())
-            .unwrap_or_default();
-        let tree = build_tree(system, name, &properties, diagnostics);
+        let empty = BTreeMap::new();
+        let properties = spec.entity(system, name).map_or(&empty, |e| &e.properties);
+        let tree = build_tree(system, name, properties, diagnostics);
         collect_object_names(name, &tree, &mut nested_names);
         trees.insert(name.clone(), tree);
     }
@@ -401,18 +431,6 @@ fn plan_system(
         .reserve(taken.iter().cloned())
         .assign(nested_names.iter().map(String::as_str));
 
-    // Flow headings per entity of this system, in one pass over the flows.
-    let mut headings: BTreeMap<&Endpoint, Vec<Location>> = BTreeMap::new();
-    for flow in flows {
-        for side in [&flow.source, &flow.target] {
-            if side.system == system {
-                headings
-                    .entry(side)
-                    .or_default()
-                    .push(flow.location.clone());
-            }
-        }
-    }
     let mut entities = BTreeMap::new();
     for name in names {
         let tree = trees.remove(name).unwrap_or_default();
@@ -424,7 +442,10 @@ fn plan_system(
             system: system.to_string(),
             entity: name.clone(),
         };
-        let mut locations: Vec<Location> = headings.get(&endpoint).cloned().unwrap_or_default();
+        let mut locations: Vec<Location> = headings
+            .get(&endpoint)
+            .map(|found| found.iter().map(|l| (*l).clone()).collect())
+            .unwrap_or_default();
         locations.sort();
         locations.dedup();
         entities.insert(

@@ -11,52 +11,56 @@
 //! alias `Id`) unless a property already spells `id`.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 
 use crate::docs::{doc, locations_text};
 use crate::plan::{EntityPlan, Field, Kind, Node, Plan, SystemPlan};
+use crate::tokens::moved;
 use flowgen_spec::DataType;
 
 pub fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
 }
 
+/// The alias generated modules give the runtime crate (`use ::flowgen_runtime as rt;`).
+pub fn rt() -> Ident {
+    ident("rt")
+}
+
 /// The Rust type of a property of kind `kind` (for references, `entity_path` turns an
-/// entity name into the path of its struct).
-pub fn kind_type(
-    kind: &Kind,
-    rt: &TokenStream,
-    entity_path: &dyn Fn(&str) -> TokenStream,
-) -> TokenStream {
+/// entity name into the path of its struct), inside a module that imports the runtime as
+/// `rt`.
+pub fn kind_type(kind: &Kind, entity_path: &dyn Fn(&str) -> TokenStream) -> TokenStream {
     match kind {
         Kind::Scalar(DataType::String) => quote!(String),
         Kind::Scalar(DataType::Integer) => quote!(i64),
         Kind::Scalar(DataType::Float) => quote!(f64),
         Kind::Scalar(DataType::Boolean) => quote!(bool),
-        Kind::Scalar(DataType::Decimal) => quote!(#rt::values::Decimal),
-        Kind::Scalar(DataType::Date) => quote!(#rt::values::Date),
-        Kind::Scalar(DataType::Datetime) => quote!(#rt::values::DateTime),
-        Kind::Json => quote!(#rt::serde_json::Value),
+        Kind::Scalar(DataType::Decimal) => quote!(rt::values::Decimal),
+        Kind::Scalar(DataType::Date) => quote!(rt::values::Date),
+        Kind::Scalar(DataType::Datetime) => quote!(rt::values::DateTime),
+        Kind::Json => quote!(rt::serde_json::Value),
         Kind::Ref(entity) => {
             let path = entity_path(entity);
-            quote!(#rt::Ref<#path>)
+            quote!(rt::Ref<#path>)
         }
     }
 }
 
-/// `EntityKey { system, entity }` as a constant expression.
-pub fn entity_key(rt: &TokenStream, system: &str, entity: &str) -> TokenStream {
-    quote!(#rt::EntityKey { system: #system, entity: #entity })
+/// `entity_key("System", "Entity")`, in a module that imports `entity_key`.
+pub fn entity_key(system: &str, entity: &str) -> TokenStream {
+    quote!(entity_key(#system, #entity))
 }
 
-pub fn system_modules(plan: &Plan<'_>, rt: &TokenStream, serde_crate: &str) -> TokenStream {
-    plan.systems
-        .values()
-        .map(|system| system_module(system, rt, serde_crate))
-        .collect()
+pub fn system_modules(plan: &Plan<'_>, rt_path: &TokenStream, serde_crate: &str) -> TokenStream {
+    let mut out = TokenStream::new();
+    for system in plan.systems.values() {
+        out.extend(system_module(system, rt_path, serde_crate));
+    }
+    out
 }
 
-fn system_module(system: &SystemPlan, rt: &TokenStream, serde_crate: &str) -> TokenStream {
+fn system_module(system: &SystemPlan, rt_path: &TokenStream, serde_crate: &str) -> TokenStream {
     let module = ident(&system.module);
     let docs = doc(&format!(
         "The records of {} ({} entities; {}).",
@@ -70,23 +74,21 @@ fn system_module(system: &SystemPlan, rt: &TokenStream, serde_crate: &str) -> To
     ));
     let entity_path = |entity: &str| -> TokenStream {
         match system.entities.get(entity) {
-            Some(e) => {
-                let i = ident(&e.ident);
-                quote!(#i)
-            }
+            Some(e) => ident(&e.ident).into_token_stream(),
             // Unreachable by construction (references are planned with their entity);
             // fall back to JSON rather than emitting a dangling path.
-            None => quote!(#rt::serde_json::Value),
+            None => quote!(rt::serde_json::Value),
         }
     };
-    let items: TokenStream = system
-        .entities
-        .values()
-        .map(|entity| entity_items(entity, rt, serde_crate, &entity_path))
-        .collect();
+    let mut items = TokenStream::new();
+    for entity in system.entities.values() {
+        items.extend(entity_items(entity, serde_crate, &entity_path));
+    }
+    let items = moved(items);
     quote! {
         #docs
         pub mod #module {
+            use #rt_path::{self as rt, generated_support::entity_key, serde::{Deserialize, Serialize}};
             #items
         }
     }
@@ -103,7 +105,6 @@ pub fn display_system(name: &str) -> String {
 
 fn entity_items(
     entity: &EntityPlan,
-    rt: &TokenStream,
     serde_crate: &str,
     entity_path: &dyn Fn(&str) -> TokenStream,
 ) -> TokenStream {
@@ -118,24 +119,24 @@ fn entity_items(
         let id_doc = doc("The record's own id, as the system gives it.");
         quote! {
             #id_doc
-            #[serde(rename = "id", alias = "Id", default, skip_serializing_if = "Option::is_none")]
-            pub id: Option<#rt::Id<#name>>,
+            #[serde(alias = "Id", skip_serializing_if = "Option::is_none")]
+            pub id: Option<rt::Id<#name>>,
         }
     } else {
         TokenStream::new()
     };
     let mut nested = TokenStream::new();
-    let fields = fields(
+    let fields = moved(fields(
         &entity.fields,
-        rt,
         serde_crate,
         entity_path,
         &entity.name,
         &mut nested,
-    );
-    let derive = derives(rt, serde_crate);
+    ));
+    let derive = derives(serde_crate);
     let system = &entity.system;
     let entity_name = &entity.name;
+    let nested = moved(nested);
     quote! {
         #docs
         #derive
@@ -144,24 +145,35 @@ fn entity_items(
             #fields
         }
 
-        impl #rt::Record for #name {
-            const KEY: #rt::EntityKey = #rt::EntityKey { system: #system, entity: #entity_name };
+        impl rt::Record for #name {
+            const KEY: rt::EntityKey = entity_key(#system, #entity_name);
         }
 
         #nested
     }
 }
 
-fn derives(rt: &TokenStream, serde_crate: &str) -> TokenStream {
+/// The derives of every generated struct. Absent fields deserialize as `None` (or an empty
+/// list) through the struct-level `default`.
+fn derives(serde_crate: &str) -> TokenStream {
     quote! {
-        #[derive(Debug, Clone, PartialEq, Default, #rt::serde::Serialize, #rt::serde::Deserialize)]
-        #[serde(crate = #serde_crate)]
+        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[serde(crate = #serde_crate, default)]
+    }
+}
+
+/// `#[serde(rename = "…")]` when the field's ident is not already the serde name.
+fn rename(field: &Field) -> TokenStream {
+    if field.ident == field.name {
+        TokenStream::new()
+    } else {
+        let name = &field.name;
+        quote!(rename = #name,)
     }
 }
 
 fn fields(
     fields: &[Field],
-    rt: &TokenStream,
     serde_crate: &str,
     entity_path: &dyn Fn(&str) -> TokenStream,
     owner: &str,
@@ -170,14 +182,14 @@ fn fields(
     let mut out = TokenStream::new();
     for field in fields {
         let f = ident(&field.ident);
-        let rename = &field.name;
+        let rename = rename(field);
         match &field.node {
             Node::Leaf {
                 path,
                 kind,
                 property,
             } => {
-                let ty = kind_type(kind, rt, entity_path);
+                let ty = kind_type(kind, entity_path);
                 let inferred = if property.inferred {
                     ", type inferred from another document"
                 } else {
@@ -190,7 +202,7 @@ fn fields(
                 ));
                 out.extend(quote! {
                     #docs
-                    #[serde(rename = #rename, default, skip_serializing_if = "Option::is_none")]
+                    #[serde(#rename skip_serializing_if = "Option::is_none")]
                     pub #f: Option<#ty>,
                 });
             }
@@ -213,7 +225,7 @@ fn fields(
                 ));
                 out.extend(quote! {
                     #docs
-                    #[serde(rename = #rename, default, skip_serializing_if = #skip)]
+                    #[serde(#rename skip_serializing_if = #skip)]
                     pub #f: #ty,
                 });
                 let struct_docs = doc(&format!(
@@ -221,8 +233,14 @@ fn fields(
                     if *list { ", one list element" } else { "" },
                     locations_text(&locations)
                 ));
-                let inner = self::fields(children, rt, serde_crate, entity_path, owner, nested);
-                let derive = derives(rt, serde_crate);
+                let inner = moved(self::fields(
+                    children,
+                    serde_crate,
+                    entity_path,
+                    owner,
+                    nested,
+                ));
+                let derive = derives(serde_crate);
                 nested.extend(quote! {
                     #struct_docs
                     #derive

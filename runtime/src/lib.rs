@@ -9,6 +9,7 @@ pub mod connector;
 pub mod connectors;
 pub mod engine;
 pub mod flow;
+pub mod generated_support;
 pub mod interpret;
 pub mod json_path;
 pub mod memory;

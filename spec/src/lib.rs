@@ -62,9 +62,7 @@ const BATCH: usize = 4;
 /// Reads every file, in parallel when that pays; the results are in the files' order.
 fn read_all(files: &[SourceFile]) -> Vec<ReadFile> {
     let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(files.len().div_ceil(BATCH));
+    let threads = cores().min(files.len().div_ceil(BATCH));
     if threads < 2 || bytes < PARALLEL_MIN_BYTES {
         return files
             .iter()
@@ -104,4 +102,9 @@ fn read_all(files: &[SourceFile]) -> Vec<ReadFile> {
     });
     read.sort_unstable_by_key(|(i, _)| *i);
     read.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The cores this process may run on (1 when unknown).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -65,7 +65,10 @@ fn run(
             }
         })
         .collect();
-    let (catalog, mut flows, links) = catalog_and_flows(sections, &documents, &mut diagnostics);
+    let parallel =
+        sections.iter().map(Vec::len).sum::<usize>() >= PARALLEL_MIN_FLOWS && crate::cores() > 1;
+    let (catalog, mut flows, links) =
+        catalog_and_flows(sections, &documents, parallel, &mut diagnostics);
     // From here on the catalog side (types, references, checks) and the flow side
     // (cascades) only read the flows: with enough of them, the flow side runs on a second
     // thread. The findings are joined in the order of running it all in turn.
@@ -86,7 +89,6 @@ fn run(
         };
         (systems, found, checked)
     };
-    let parallel = flows.len() >= PARALLEL_MIN_FLOWS;
     let ((cascades, cascade_findings), (systems, catalog_findings, checked)) =
         beside(parallel, flow_side, catalog_side);
     inverses::apply(&mut flows, &links.pairs);
@@ -117,12 +119,13 @@ fn links(flows: &[model::Flow]) -> Links {
 }
 
 /// The catalog, fed every table cell, and the flows of `sections` (`sections[d]` are
-/// `documents[d]`'s) with their inverses. With enough sections the catalog is fed on a
-/// second thread, a document ahead of this one, which builds the flows (taking the rows
-/// over) and pairs the inverses meanwhile.
+/// `documents[d]`'s) with their inverses. When `parallel`, the catalog is fed on a second
+/// thread, a batch of documents ahead of this one, which builds the flows (taking the
+/// rows over) and pairs the inverses meanwhile.
 fn catalog_and_flows(
     sections: Vec<Vec<ast::Section>>,
     documents: &[model::Document],
+    parallel: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (catalog::CatalogBuilder, Vec<model::Flow>, Links) {
     let count = sections.iter().map(Vec::len).sum();
@@ -139,7 +142,7 @@ fn catalog_and_flows(
         let links = links(&flows);
         (catalog, flows, links)
     };
-    if count < PARALLEL_MIN_FLOWS {
+    if !parallel {
         return one_thread(sections, flows, diagnostics);
     }
     std::thread::scope(|scope| {
@@ -190,8 +193,8 @@ fn catalog_and_flows(
 /// Documents the catalog thread hands over at a time.
 const FEED_BATCH: usize = 32;
 
-/// Below this many flows (sections) resolution stays on one thread: a thread costs more
-/// to start than the work it would take over.
+/// Below this many sections resolution stays on one thread: a thread costs more to
+/// start than the work it would take over.
 const PARALLEL_MIN_FLOWS: usize = 1_000;
 
 /// `(helper(), here())`: `helper` on a second thread when `parallel` (and a thread can be

@@ -40,6 +40,8 @@ fn scan(c: &mut Criterion) {
         business_entity_id: None,
         include_deleted: false,
         entities: Default::default(),
+        defaults: Default::default(),
+        markers: Default::default(),
         limits: LimitsConfig {
             requests: Some(1_000_000),
             burst: Some(1000),
@@ -52,6 +54,7 @@ fn scan(c: &mut Criterion) {
         &BuildOptions {
             env: &env,
             properties: Default::default(),
+            types: Default::default(),
         },
     )
     .expect("connector");

@@ -178,19 +178,32 @@ pub fn sandbox_systems(
 ) -> BTreeMap<String, Value> {
     let mut systems = BTreeMap::new();
     let token_url = sandbox.token_url(Api::PowerOffice).unwrap_or_default();
+    let mut chargebee_defaults = json!({
+        "Item": {"name": ["{name}", "Item {$ref}"]},
+        "Business_entity": {"name": ["{name}", "Business entity {$ref}"]},
+    });
+    if let Some(walk_in) = walk_in_customer(sandbox) {
+        chargebee_defaults["Order"] = json!({"customer_id": walk_in});
+    }
     let mut all = vec![
         (
             "Chargebee",
             json!({"kind": "chargebee", "base_url": sandbox.base_url(Api::Chargebee),
-                   "api_key_env": "CHARGEBEE_API_KEY"}),
+                   "api_key_env": "CHARGEBEE_API_KEY",
+                   "defaults": chargebee_defaults}),
         ),
         (
             "Powerofficego",
             json!({"kind": "poweroffice", "base_url": sandbox.base_url(Api::PowerOffice),
-                   "token_url": token_url,
-                   "application_key_env": "POWEROFFICE_APPLICATION_KEY",
-                   "client_key_env": "POWEROFFICE_CLIENT_KEY",
-                   "subscription_key_env": "POWEROFFICE_SUBSCRIPTION_KEY"}),
+            "token_url": token_url,
+            "application_key_env": "POWEROFFICE_APPLICATION_KEY",
+            "client_key_env": "POWEROFFICE_CLIENT_KEY",
+            "subscription_key_env": "POWEROFFICE_SUBSCRIPTION_KEY",
+            "defaults": {
+                "Customers person": {"Name": ["{FirstName} {LastName}", "{FirstName}", "{LastName}", "{EmailAddress}", "Person {$ref}"]},
+                "Customers": {"Name": ["{Name}", "{EmailAddress}", "Customer {$ref}"]},
+                "Product": {"Name": ["{Name}", "{Code}", "Product {$ref}"]},
+            }}),
         ),
         (
             "Webcrm",
@@ -233,6 +246,20 @@ pub fn sandbox_systems(
         systems.insert(name.to_string(), value);
     }
     systems
+}
+
+/// The Chargebee customer that orders without one are booked to (shops book walk-in sales
+/// to one such customer): the first customer of the sandbox's dataset. The documents map
+/// no customer into the orders Customerp, Customwebshop and WebCRM create in Chargebee,
+/// and a PowerOffice Go sales order needs one.
+fn walk_in_customer(sandbox: &Sandbox) -> Option<String> {
+    sandbox
+        .records("chargebee", "Customer")
+        .ok()?
+        .iter()
+        .filter_map(|c| c.get("id").and_then(Value::as_str))
+        .min()
+        .map(str::to_string)
 }
 
 /// [`sandbox_systems`] with the demo's limits, as connector configurations.
@@ -283,6 +310,34 @@ pub fn document_properties(registry: &Registry, system: &str) -> BTreeMap<String
         names.dedup();
     }
     properties
+}
+
+/// Per entity of `system`, the documented type of each property the documents write into
+/// it (the types of properties only read are not stated; the generated code keeps them as
+/// JSON values).
+pub fn document_types(
+    registry: &Registry,
+    system: &str,
+) -> crate::connectors::coerce::DocumentTypes {
+    let mut types: BTreeMap<String, Vec<(&'static str, &'static str)>> = BTreeMap::new();
+    for flow in registry.flows() {
+        let info = flow.info();
+        if info.target.system != system {
+            continue;
+        }
+        for p in info.properties {
+            if let Some(ty) = p.ty {
+                types
+                    .entry(info.target.entity.to_string())
+                    .or_default()
+                    .push((p.target, ty));
+            }
+        }
+    }
+    types
+        .into_iter()
+        .map(|(entity, pairs)| (entity, crate::connectors::coerce::EntityTypes::new(pairs)))
+        .collect()
 }
 
 /// Progress bars per system, replaced before each run.
@@ -400,11 +455,13 @@ fn hub_system(registry: &Registry) -> Option<&'static str> {
         .map(|(system, _)| system)
 }
 
-/// The engine's dependency order with the hub's entities moved last. Records a spoke
-/// creates in the hub then reach the other spokes in the same run (the hub is read after
-/// them), so one run converges and the next writes nothing; with the hub first they would
-/// wait for the next run.
-fn hub_last(
+/// The engine's dependency order with the hub's entities moved after the others, and the
+/// others read once more after the hub. Records a spoke creates in the hub then reach the
+/// other spokes in the same run (the hub is read after them), and records the hub's flows
+/// create in a spoke (the PowerOffice Go customers of the orders) reach the hub in the same
+/// run too (the second read of a spoke only has what changed since the first): one run
+/// converges and the next writes nothing.
+fn hub_between(
     registry: &Registry,
     connectors: &Connectors,
     hub: Option<&'static str>,
@@ -418,7 +475,12 @@ fn hub_last(
     .order;
     let (hub_entities, spokes): (Vec<_>, Vec<_>) =
         order.into_iter().partition(|e| Some(e.system) == hub);
-    spokes.into_iter().chain(hub_entities).collect()
+    spokes
+        .iter()
+        .copied()
+        .chain(hub_entities)
+        .chain(spokes.iter().copied())
+        .collect()
 }
 
 /// Creates, updates and deletes over every table of the sandbox.
@@ -637,6 +699,7 @@ pub async fn run_demo(
         let build = BuildOptions {
             env: &env,
             properties: document_properties(&registry, name),
+            types: document_types(&registry, name),
         };
         let inner = build_with(name, config, &build)?;
         connectors.insert(
@@ -666,7 +729,7 @@ pub async fn run_demo(
     }
 
     let hub = hub_system(&registry);
-    let order = hub_last(&registry, &connectors, hub);
+    let order = hub_between(&registry, &connectors, hub);
     let store = Arc::new(SqliteStore::open(&options.state).await?) as Arc<dyn StateStore>;
     let engine = Engine::new(
         registry,
@@ -679,7 +742,7 @@ pub async fn run_demo(
     );
     writeln!(
         out,
-        "state: {}\n{} flows in both directions over {} systems; {} read last (the hub: what the others create in it reaches the rest in the same run)",
+        "state: {}\n{} flows in both directions over {} systems; {} read after the others, which are read again after it (the hub: what the others create in it, and what it creates in them, reaches the rest in the same run)",
         options.state.display(),
         engine.topology().directions.len(),
         configs.len(),

@@ -150,8 +150,9 @@ pub struct Faults {
     /// Probability that the connection is closed without any response.
     #[serde(default)]
     pub drop_connection: f64,
-    /// Probability that a write (any method but GET) is handled and then its connection
-    /// closed without the answer: the create is made, the client cannot know. Drawn before
+    /// Probability that a write (any method but GET, token requests excepted) is handled
+    /// and then its connection closed without the answer: the create is made, the client
+    /// cannot know. Drawn before
     /// (and besides) the faults above.
     #[serde(default)]
     pub drop_after_write: f64,

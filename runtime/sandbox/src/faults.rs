@@ -120,6 +120,7 @@ pub(crate) async fn guard(State(ctx): State<ApiCtx>, request: Request, next: Nex
     }
     if faults.drop_after_write > 0.0
         && request.method() != axum::http::Method::GET
+        && !is_auth(request.uri().path())
         && shared.roll(api) < faults.drop_after_write
     {
         return drop_connection(&ctx, request, next, true).await;
@@ -172,6 +173,12 @@ pub(crate) async fn guard(State(ctx): State<ApiCtx>, request: Request, next: Nex
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(truncated))
+}
+
+/// Token requests (PowerOffice Go's `/OAuth/Token`, WebCRM's `/Auth/…`) change no data.
+fn is_auth(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    path.contains("/oauth/") || path.contains("/auth/")
 }
 
 /// Closes the connection without an answer, after handling the request when `after` (the

@@ -467,10 +467,18 @@ fn list(
     if let Some((field, key)) = &scope {
         equals.push((field, key.clone()));
     }
-    let store = ctx.shared.store();
-    let rows: Vec<&Map<String, Value>> = store
-        .table(table)
-        .live()
+    let mut store = ctx.shared.store();
+    // The most selective equality filter narrows the rows through the table's value index.
+    let narrowest = equals
+        .iter()
+        .min_by_key(|(field, want)| store.table_mut(table).count_where(field, want))
+        .cloned();
+    let candidates: Vec<&crate::store::Row> = match &narrowest {
+        Some((field, want)) => store.table_mut(table).live_where(field, want),
+        None => store.table(table).live().collect(),
+    };
+    let rows: Vec<&Map<String, Value>> = candidates
+        .into_iter()
         .filter(|r| since.is_none_or(|t| r.updated_ms > t))
         .filter(|r| {
             equals.iter().all(|(f, want)| {

@@ -28,6 +28,9 @@ pub(crate) struct Table {
     /// index): row positions by the field's text, lower case. Built on the first filter on
     /// the field, kept up to date by every write after.
     by_value: HashMap<&'static str, HashMap<String, Vec<usize>>>,
+    /// Per integer field asked for, the largest value it ever held (numbers handed out
+    /// are not reused), kept up to date by every write after the first question.
+    maxima: HashMap<&'static str, Option<i64>>,
     next_int: i64,
     pub creates: u64,
     pub updates: u64,
@@ -40,6 +43,7 @@ impl Table {
             rows: Vec::new(),
             index: HashMap::new(),
             by_value: HashMap::new(),
+            maxima: HashMap::new(),
             next_int: def.id_start,
             creates: 0,
             updates: 0,
@@ -111,11 +115,26 @@ impl Table {
             .collect()
     }
 
+    /// The largest integer `field` ever held (`None`: never one).
+    pub(crate) fn max_int(&mut self, field: &'static str) -> Option<i64> {
+        let rows = &self.rows;
+        *self.maxima.entry(field).or_insert_with(|| {
+            rows.iter()
+                .filter_map(|r| r.data.get(field).and_then(Value::as_i64))
+                .max()
+        })
+    }
+
     /// Keeps the value indexes right after row `pos` changed from `old` to its data now.
     fn reindex(&mut self, pos: usize, old: Option<&Map<String, Value>>) {
         let Some(row) = self.rows.get(pos) else {
             return;
         };
+        for (field, max) in &mut self.maxima {
+            if let Some(n) = row.data.get(*field).and_then(Value::as_i64) {
+                *max = Some(max.map_or(n, |m| m.max(n)));
+            }
+        }
         for (field, index) in &mut self.by_value {
             let before = old.and_then(|o| o.get(*field)).and_then(value_key);
             let after = row.data.get(*field).and_then(value_key);

@@ -1,9 +1,39 @@
-//! Connector overhead over loopback HTTP: a full Chargebee scan of 1000 customers from the
-//! sandbox (pages of 100, rate limits off on both sides, so the figure is the HTTP layer's
-//! and the connector's own cost), Chargebee form encoding of an order with 50 lines, and a
-//! PowerOffice Go JSON Patch of a record.
+//! Connectors against the sandbox over loopback HTTP. One binary (harness = false), one
+//! mode per argument:
 //!
-//! `cargo bench -p flowgen-runtime --bench connectors`
+//! - (none): criterion micro-benchmarks: a full Chargebee scan of 1000 customers (pages of
+//!   100, limits off on both sides: the HTTP layer's and the connector's own cost),
+//!   Chargebee form encoding of an order with 50 lines, a PowerOffice Go JSON Patch.
+//!   `cargo bench -p flowgen-runtime --bench connectors`
+//! - `rate [SECONDS]`: the request rate achieved against each API's documented limit, with
+//!   20 ms latency (`connectors/rate.rs`). `… --bench connectors -- rate`
+//! - `sync [--records N] [--subset]`: the five documents' flows synced end to end with
+//!   limits off, records/s and where the time goes (`connectors/sync.rs`); the sandbox runs
+//!   in a process of its own. `… --bench connectors -- sync --records 1000`
+//! - `memory [N…]`: peak memory (VmHWM) of the sync for 10,000 and 100,000 records per
+//!   entity, each size in its own process. `… --bench connectors -- memory`
+//! - `serve-sandbox CONFIG`: the sandbox process the two above start.
+
+#[path = "connectors/child.rs"]
+mod child;
+#[path = "connectors/proc.rs"]
+mod proc;
+#[path = "connectors/rate.rs"]
+mod rate;
+#[path = "connectors/sync.rs"]
+mod sync;
+#[path = "connectors/timed.rs"]
+mod timed;
+
+/// The five documents' flows, generated at compile time (the same as the `dataflows`
+/// crate's, which this crate cannot depend on).
+mod generated {
+    flowgen_macros::dataflows!("../generated/dataflows");
+}
+
+fn registry() -> flowgen_runtime::flow::Registry {
+    generated::registry()
+}
 
 use std::hint::black_box;
 
@@ -40,6 +70,8 @@ fn scan(c: &mut Criterion) {
         business_entity_id: None,
         include_deleted: false,
         entities: Default::default(),
+        defaults: Default::default(),
+        markers: Default::default(),
         limits: LimitsConfig {
             requests: Some(1_000_000),
             burst: Some(1000),
@@ -52,6 +84,7 @@ fn scan(c: &mut Criterion) {
         &BuildOptions {
             env: &env,
             properties: Default::default(),
+            types: Default::default(),
         },
     )
     .expect("connector");
@@ -101,8 +134,21 @@ fn encodings(c: &mut Criterion) {
 }
 
 fn main() {
-    let mut criterion = Criterion::default().configure_from_args();
-    scan(&mut criterion);
-    encodings(&mut criterion);
-    criterion.final_summary();
+    // `cargo bench` adds `--bench`; criterion reads its own arguments.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("serve-sandbox") => child::serve(args.get(1).map_or("{}", String::as_str)),
+        Some("rate") => rate::run(&args[1..]),
+        Some("sync") => sync::run(&args[1..]),
+        Some("memory") => sync::memory(&args[1..]),
+        _ => {
+            let mut criterion = Criterion::default().configure_from_args();
+            scan(&mut criterion);
+            encodings(&mut criterion);
+            criterion.final_summary();
+        }
+    }
 }

@@ -24,6 +24,8 @@ fn config(base: &str, limits: LimitsConfig) -> ChargebeeConfig {
         business_entity_id: None,
         include_deleted: false,
         entities: Default::default(),
+        defaults: Default::default(),
+        markers: Default::default(),
         limits,
     }
 }
@@ -37,6 +39,7 @@ fn connector_with(base: &str, limits: LimitsConfig) -> ChargebeeConnector {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     ChargebeeConnector::new(
         "Chargebee",
@@ -346,6 +349,7 @@ fn sandbox_connector(sandbox: &flowgen_sandbox::Sandbox) -> ChargebeeConnector {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let mut limits = fast_limits();
     limits.requests = None;
@@ -462,6 +466,7 @@ async fn sandbox_faults_are_retried_without_duplicates() {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let mut limits = fast_limits();
     limits.requests = None;

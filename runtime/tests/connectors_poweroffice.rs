@@ -29,6 +29,8 @@ fn config(base: &str, token_url: &str, margin: Option<u64>) -> PowerofficeConfig
         page_size: None,
         entities: Default::default(),
         properties: Default::default(),
+        defaults: Default::default(),
+        markers: Default::default(),
         limits: fast_limits(),
     }
 }
@@ -42,6 +44,7 @@ fn connector(
     let options = BuildOptions {
         env: &env,
         properties,
+        types: Default::default(),
     };
     let config = config(
         &format!("{}/v2", server.base),
@@ -315,6 +318,7 @@ fn sandbox_connector(
     let options = BuildOptions {
         env: &env,
         properties,
+        types: Default::default(),
     };
     let mut config = config(
         &sandbox.base_url(Api::PowerOffice),

@@ -34,6 +34,7 @@ fn rest(yaml: &str) -> RestConnector {
         &BuildOptions {
             env: &env,
             properties: Default::default(),
+            types: Default::default(),
         },
     )
     .expect("connector")
@@ -198,6 +199,7 @@ async fn sandbox_customerp_customers() {
         &BuildOptions {
             env: &env,
             properties: Default::default(),
+            types: Default::default(),
         },
     )
     .expect("connector");
@@ -296,6 +298,7 @@ fn connectors_build_from_yaml_and_never_show_secrets() {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let configs = [
         (
@@ -335,6 +338,7 @@ fn invalid_configuration_names_the_key() {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let error_of = |yaml: &str| match build_with(
         "S",
@@ -407,6 +411,7 @@ async fn timeouts_and_refused_connections_are_transient() {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let connector_at = |addr: std::net::SocketAddr| {
         let mut config: RestConfig = serde_yaml::from_str(&format!(
@@ -485,6 +490,7 @@ async fn the_concurrency_limit_bounds_requests_in_flight() {
             &BuildOptions {
                 env: &env,
                 properties: Default::default(),
+                types: Default::default(),
             },
         )
         .expect("connector"),

@@ -68,6 +68,7 @@ async fn every_documented_entity_reads_fully() {
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let limits = serde_yaml::to_string(&limits()).expect("limits");
     let indent = |yaml: &str| yaml.lines().map(|l| format!("  {l}\n")).collect::<String>();

@@ -23,6 +23,8 @@ fn config(base: &str, margin: Option<u64>) -> WebcrmConfig {
         refresh_token_in: Default::default(),
         page_size: None,
         entities: Default::default(),
+        defaults: Default::default(),
+        markers: Default::default(),
         limits: fast_limits(),
     }
 }
@@ -32,6 +34,7 @@ fn connector(base: &str, config_of: impl FnOnce(&mut WebcrmConfig)) -> WebcrmCon
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let mut config = config(base, None);
     config_of(&mut config);
@@ -301,6 +304,7 @@ async fn sandbox_connector(sandbox: &flowgen_sandbox::Sandbox) -> WebcrmConnecto
     let options = BuildOptions {
         env: &env,
         properties: Default::default(),
+        types: Default::default(),
     };
     let mut config = config(&sandbox.base_url(Api::Webcrm), None);
     config.limits = fast_limits();

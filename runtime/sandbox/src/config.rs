@@ -150,6 +150,12 @@ pub struct Faults {
     /// Probability that the connection is closed without any response.
     #[serde(default)]
     pub drop_connection: f64,
+    /// Probability that a write (any method but GET, token requests excepted) is handled
+    /// and then its connection closed without the answer: the create is made, the client
+    /// cannot know. Drawn before
+    /// (and besides) the faults above.
+    #[serde(default)]
+    pub drop_after_write: f64,
     /// Inject faults into reads (GET) only; writes still get the latency. Off by default:
     /// a write whose answer is lost or cut short is what tests duplicate avoidance.
     #[serde(default)]
@@ -176,6 +182,7 @@ impl Faults {
             && self.too_many_requests == 0.0
             && self.malformed == 0.0
             && self.drop_connection == 0.0
+            && self.drop_after_write == 0.0
     }
 
     /// Probabilities within [0, 1] and summing to at most 1.
@@ -192,6 +199,12 @@ impl Faults {
                     "fault probability `{name}` is {p}; it must be between 0 and 1"
                 )));
             }
+        }
+        if !(0.0..=1.0).contains(&self.drop_after_write) {
+            return Err(SandboxError::Config(format!(
+                "fault probability `drop_after_write` is {}; it must be between 0 and 1",
+                self.drop_after_write
+            )));
         }
         let sum: f64 = probabilities.iter().map(|(_, p)| p).sum();
         if sum > 1.0 + 1e-9 {
@@ -225,6 +238,7 @@ impl std::str::FromStr for Faults {
                 }
                 "malformed" => f.malformed = parse_probability(&key, value)?,
                 "drop" | "drop_connection" => f.drop_connection = parse_probability(&key, value)?,
+                "drop_after_write" => f.drop_after_write = parse_probability(&key, value)?,
                 "reads_only" => {
                     f.reads_only = value.parse().map_err(|_| {
                         SandboxError::Config(format!("reads_only `{value}` must be true or false"))
@@ -237,7 +251,7 @@ impl std::str::FromStr for Faults {
                 }
                 other => {
                     return Err(SandboxError::Config(format!(
-                        "unknown fault `{other}` (known: latency, 5xx, 429, retry_after, malformed, drop, reads_only)"
+                        "unknown fault `{other}` (known: latency, 5xx, 429, retry_after, malformed, drop, drop_after_write, reads_only)"
                     )));
                 }
             }
@@ -252,13 +266,14 @@ impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "latency={}ms,5xx={},429={},retry_after={},malformed={},drop={},reads_only={}",
+            "latency={}ms,5xx={},429={},retry_after={},malformed={},drop={},drop_after_write={},reads_only={}",
             self.latency.as_millis(),
             self.error_5xx,
             self.too_many_requests,
             self.retry_after_secs,
             self.malformed,
             self.drop_connection,
+            self.drop_after_write,
             self.reads_only
         )
     }

@@ -650,7 +650,6 @@ impl Seeder<'_> {
         let persons_n = counts.of_filtered(t, Some(true));
         let total = orgs_n + persons_n;
         let mut org_customers = Vec::new();
-        let mut all_customers = Vec::new();
         for i in 0..orgs_n {
             let c = self.faker.company(&mut r);
             let post = self.faker.unique_email("post", &c.domain);
@@ -665,7 +664,6 @@ impl Seeder<'_> {
             let at = self.time.times(&mut r, i, total);
             let id = self.put(t, data, at)?.parse::<i64>().unwrap_or(0);
             org_customers.push(id);
-            all_customers.push(id);
         }
         for i in 0..persons_n {
             let p = self.faker.person(&mut r, None);
@@ -679,7 +677,7 @@ impl Seeder<'_> {
                                 "AddressLine2": null, "City": city, "ZipCode": zip, "CountryCode": country},
             }));
             let at = self.time.times(&mut r, orgs_n + i, total);
-            all_customers.push(self.put(t, data, at)?.parse::<i64>().unwrap_or(0));
+            self.put(t, data, at)?;
         }
 
         let t = TableId::PoContactPerson;
@@ -724,7 +722,9 @@ impl Seeder<'_> {
         let mut r = rng_for(self.seed, t);
         let n = counts.of(t);
         for i in 0..n {
-            let customer = r.pick(&all_customers).copied();
+            // The documents refer sales orders to `Customers` (companies): an order of a
+            // person customer could never be linked through them.
+            let customer = r.pick(&org_customers).copied();
             let contact = customer
                 .and_then(|c| contacts_of.get(&c))
                 .and_then(|cs| r.pick(cs).copied());

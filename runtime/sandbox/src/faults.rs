@@ -118,32 +118,20 @@ pub(crate) async fn guard(State(ctx): State<ApiCtx>, request: Request, next: Nex
         shared.stats.status(api, response.status().as_u16());
         return response;
     }
+    if faults.drop_after_write > 0.0
+        && request.method() != axum::http::Method::GET
+        && !is_auth(request.uri().path())
+        && shared.roll(api) < faults.drop_after_write
+    {
+        return drop_connection(&ctx, request, next, true).await;
+    }
     let roll = shared.roll(api);
     let mut threshold = faults.drop_connection;
     if roll < threshold {
         // Half the drops happen before the request is handled, half after: then the
         // change is made but its answer is lost, the case that tests duplicate avoidance.
         let after = roll >= faults.drop_connection / 2.0;
-        let conn = request.extensions().get::<ConnDrop>().cloned();
-        if after {
-            let response = next.run(request).await;
-            drop(response);
-        }
-        shared.stats.injected(
-            api,
-            if after {
-                Injected::DroppedAfterHandling
-            } else {
-                Injected::Dropped
-            },
-        );
-        if let Some(ConnDrop(notify)) = conn {
-            notify.notify_one();
-            // The connection loop drops this future together with the connection.
-            std::future::pending::<()>().await;
-        }
-        // Not served by our connection loop (cannot happen in a running sandbox).
-        return server_error(api, 502);
+        return drop_connection(&ctx, request, next, after).await;
     }
     threshold += faults.error_5xx;
     if roll < threshold {
@@ -185,4 +173,36 @@ pub(crate) async fn guard(State(ctx): State<ApiCtx>, request: Request, next: Nex
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(truncated))
+}
+
+/// Token requests (PowerOffice Go's `/OAuth/Token`, WebCRM's `/Auth/…`) change no data.
+fn is_auth(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    path.contains("/oauth/") || path.contains("/auth/")
+}
+
+/// Closes the connection without an answer, after handling the request when `after` (the
+/// change is made, its answer lost) or before.
+async fn drop_connection(ctx: &ApiCtx, request: Request, next: Next, after: bool) -> Response {
+    let api = ctx.api;
+    let conn = request.extensions().get::<ConnDrop>().cloned();
+    if after {
+        let response = next.run(request).await;
+        drop(response);
+    }
+    ctx.shared.stats.injected(
+        api,
+        if after {
+            Injected::DroppedAfterHandling
+        } else {
+            Injected::Dropped
+        },
+    );
+    if let Some(ConnDrop(notify)) = conn {
+        notify.notify_one();
+        // The connection loop drops this future together with the connection.
+        std::future::pending::<()>().await;
+    }
+    // Not served by our connection loop (cannot happen in a running sandbox).
+    server_error(api, 502)
 }

@@ -467,10 +467,18 @@ fn list(
     if let Some((field, key)) = &scope {
         equals.push((field, key.clone()));
     }
-    let store = ctx.shared.store();
-    let rows: Vec<&Map<String, Value>> = store
-        .table(table)
-        .live()
+    let mut store = ctx.shared.store();
+    // The most selective equality filter narrows the rows through the table's value index.
+    let narrowest = equals
+        .iter()
+        .min_by_key(|(field, want)| store.table_mut(table).count_where(field, want))
+        .cloned();
+    let candidates: Vec<&crate::store::Row> = match &narrowest {
+        Some((field, want)) => store.table_mut(table).live_where(field, want),
+        None => store.table(table).live().collect(),
+    };
+    let rows: Vec<&Map<String, Value>> = candidates
+        .into_iter()
         .filter(|r| since.is_none_or(|t| r.updated_ms > t))
         .filter(|r| {
             equals.iter().all(|(f, want)| {
@@ -595,13 +603,10 @@ fn required(data: &Map<String, Value>, field: &str) -> Result<(), Fail> {
     }
 }
 
-fn next_number(store: &Store, table: TableId, field: &str, start: i64) -> i64 {
+fn next_number(store: &mut Store, table: TableId, field: &'static str, start: i64) -> i64 {
     store
-        .table(table)
-        .rows()
-        .iter()
-        .filter_map(|r| r.data.get(field).and_then(Value::as_i64))
-        .max()
+        .table_mut(table)
+        .max_int(field)
         .map_or(start, |m| m + 1)
 }
 
@@ -613,7 +618,7 @@ fn set_default(data: &mut Map<String, Value>, field: &str, value: Value) {
 
 /// Server rules per entity on a record about to be created or changed.
 fn complete_record(
-    store: &Store,
+    store: &mut Store,
     table: TableId,
     data: &mut Map<String, Value>,
     creating: bool,
@@ -756,7 +761,7 @@ async fn create(
             data.insert("SalesOrderId".into(), json!(key));
         }
     }
-    complete_record(&store, table, &mut data, true)?;
+    complete_record(&mut store, table, &mut data, true)?;
     let row = store.create(table, data, Origin::Live)?;
     let location = format!("{path}/{}", row.key);
     Ok(created(&row.data, location))
@@ -793,7 +798,7 @@ async fn complete_order(ctx: &ApiCtx, request: Request) -> Result<Response, Fail
         "",
     )?;
     let mut store = ctx.shared.store();
-    complete_record(&store, TableId::PoSalesOrder, &mut order, true)?;
+    complete_record(&mut store, TableId::PoSalesOrder, &mut order, true)?;
     store.check_references(order_def, &order)?;
     let mut lines = Vec::with_capacity(raw_lines.len());
     for (i, raw) in raw_lines.iter().enumerate() {
@@ -814,7 +819,7 @@ async fn complete_order(ctx: &ApiCtx, request: Request) -> Result<Response, Fail
             &at,
         )?;
         set_default(&mut line, "SortOrder", json!(i + 1));
-        complete_record(&store, TableId::PoSalesOrderLine, &mut line, true)?;
+        complete_record(&mut store, TableId::PoSalesOrderLine, &mut line, true)?;
         store
             .check_references(line_def, &line)
             .map_err(|f| match f {
@@ -991,7 +996,7 @@ async fn patch(
     let mut store = ctx.shared.store();
     let mut data = find(&store, table, id, scope.as_ref())?.clone();
     apply_patch(table, &ops, &mut data)?;
-    complete_record(&store, table, &mut data, false)?;
+    complete_record(&mut store, table, &mut data, false)?;
     let key = Store::normalize_key(table, id).unwrap_or_else(|| id.to_string());
     let row = store.update(table, &key, |row| {
         *row = data;

@@ -390,6 +390,7 @@ const PO_CUSTOMER: &[Field] = &[
     s("CurrencyCode"),
     rw("IsArchived", Ty::Bool),
     rw("MailAddress", Ty::Obj(PO_ADDRESS)),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];
@@ -403,6 +404,7 @@ const PO_CONTACT_PERSON: &[Field] = &[
     s("PhoneNumber"),
     s("Title"),
     rw("IsActive", Ty::Bool),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];
@@ -418,6 +420,7 @@ const PO_EMPLOYEE: &[Field] = &[
     refs("DepartmentId", Ty::Int, TableId::PoDepartment),
     s("DateOfBirth"),
     rw("IsArchived", Ty::Bool),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];
@@ -428,6 +431,7 @@ const PO_DEPARTMENT: &[Field] = &[
     s("Name"),
     rw("IsActive", Ty::Bool),
     rw("ManagerEmployeeId", Ty::Int),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];
@@ -443,6 +447,7 @@ const PO_PRODUCT: &[Field] = &[
     s("ProductType"),
     rw("IsActive", Ty::Bool),
     ro("VatRate", Ty::Num),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];
@@ -462,6 +467,7 @@ const PO_SALES_ORDER: &[Field] = &[
     s("OrderDate"),
     s("SalesOrderStatus"),
     s("CustomerReference"),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];
@@ -594,6 +600,7 @@ const CP_CONTACT: &[Field] = &[
     s("phone"),
     s("title"),
     refs("customer_id", Ty::Int, TableId::CpCustomer),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -608,6 +615,7 @@ const CP_CUSTOMER: &[Field] = &[
     s("postal_code"),
     s("city"),
     s("country"),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -620,6 +628,7 @@ const CP_EMPLOYEE: &[Field] = &[
     s("phone"),
     s("department"),
     s("job_title"),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -641,6 +650,7 @@ const CP_QUOTE: &[Field] = &[
     s("valid_until"),
     rw("total", Ty::Num),
     rw("lines", Ty::Arr(CP_LINE)),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -655,6 +665,7 @@ const CP_ORDER: &[Field] = &[
     s("order_date"),
     rw("total", Ty::Num),
     rw("lines", Ty::Arr(CP_LINE)),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -667,6 +678,7 @@ const CP_PRODUCT: &[Field] = &[
     rw("price", Ty::Num),
     s("currency"),
     rw("active", Ty::Bool),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -680,6 +692,7 @@ const WS_CUSTOMER: &[Field] = &[
     s("company_name"),
     s("city"),
     s("country"),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -700,6 +713,7 @@ const WS_ORDER: &[Field] = &[
     s("placed_at"),
     rw("total", Ty::Num),
     rw("lines", Ty::Arr(WS_LINE)),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];
@@ -713,6 +727,7 @@ const WS_PRODUCT: &[Field] = &[
     s("currency"),
     rw("stock", Ty::Int),
     rw("active", Ty::Bool),
+    s("external_ref"),
     REST_STAMPS[1],
     REST_STAMPS[2],
 ];

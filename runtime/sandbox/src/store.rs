@@ -24,6 +24,13 @@ pub(crate) struct Row {
 pub(crate) struct Table {
     rows: Vec<Row>,
     index: HashMap<String, usize>,
+    /// Per field filtered on by equality (as an API's list filter would use a database
+    /// index): row positions by the field's text, lower case. Built on the first filter on
+    /// the field, kept up to date by every write after.
+    by_value: HashMap<&'static str, HashMap<String, Vec<usize>>>,
+    /// Per integer field asked for, the largest value it ever held (numbers handed out
+    /// are not reused), kept up to date by every write after the first question.
+    maxima: HashMap<&'static str, Option<i64>>,
     next_int: i64,
     pub creates: u64,
     pub updates: u64,
@@ -35,6 +42,8 @@ impl Table {
         Table {
             rows: Vec::new(),
             index: HashMap::new(),
+            by_value: HashMap::new(),
+            maxima: HashMap::new(),
             next_int: def.id_start,
             creates: 0,
             updates: 0,
@@ -58,6 +67,101 @@ impl Table {
 
     pub(crate) fn get_live(&self, key: &str) -> Option<&Row> {
         self.get(key).filter(|r| !r.deleted)
+    }
+
+    /// How many rows (deleted ones included) have the text `value` at `field`: what
+    /// [`Table::live_where`] would go through.
+    pub(crate) fn count_where(&mut self, field: &'static str, value: &str) -> usize {
+        self.build_index(field);
+        self.by_value
+            .get(field)
+            .and_then(|index| index.get(&value.to_lowercase()))
+            .map_or(0, Vec::len)
+    }
+
+    fn build_index(&mut self, field: &'static str) {
+        if !self.by_value.contains_key(field) {
+            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            for (pos, row) in self.rows.iter().enumerate() {
+                if let Some(key) = row.data.get(field).and_then(value_key) {
+                    index.entry(key).or_default().push(pos);
+                }
+            }
+            self.by_value.insert(field, index);
+        }
+    }
+
+    /// Live rows whose `field` has the text `value` (compared case-insensitively), in
+    /// creation order.
+    pub(crate) fn live_where(&mut self, field: &'static str, value: &str) -> Vec<&Row> {
+        self.build_index(field);
+        let positions = self
+            .by_value
+            .get(field)
+            .and_then(|index| index.get(&value.to_lowercase()))
+            .cloned()
+            .unwrap_or_default();
+        positions
+            .into_iter()
+            .filter_map(|pos| self.rows.get(pos))
+            .filter(|row| {
+                !row.deleted
+                    && row
+                        .data
+                        .get(field)
+                        .and_then(value_key)
+                        .is_some_and(|k| k == value.to_lowercase())
+            })
+            .collect()
+    }
+
+    /// The largest integer `field` ever held (`None`: never one).
+    pub(crate) fn max_int(&mut self, field: &'static str) -> Option<i64> {
+        let rows = &self.rows;
+        *self.maxima.entry(field).or_insert_with(|| {
+            rows.iter()
+                .filter_map(|r| r.data.get(field).and_then(Value::as_i64))
+                .max()
+        })
+    }
+
+    /// Keeps the value indexes right after row `pos` changed from `old` to its data now.
+    fn reindex(&mut self, pos: usize, old: Option<&Map<String, Value>>) {
+        let Some(row) = self.rows.get(pos) else {
+            return;
+        };
+        for (field, max) in &mut self.maxima {
+            if let Some(n) = row.data.get(*field).and_then(Value::as_i64) {
+                *max = Some(max.map_or(n, |m| m.max(n)));
+            }
+        }
+        for (field, index) in &mut self.by_value {
+            let before = old.and_then(|o| o.get(*field)).and_then(value_key);
+            let after = row.data.get(*field).and_then(value_key);
+            if before == after {
+                continue;
+            }
+            if let Some(before) = before
+                && let Some(list) = index.get_mut(&before)
+            {
+                list.retain(|p| *p != pos);
+            }
+            if let Some(after) = after {
+                let list = index.entry(after).or_default();
+                // Positions stay sorted: creation order.
+                let at = list.partition_point(|p| *p < pos);
+                list.insert(at, pos);
+            }
+        }
+    }
+}
+
+/// The text a value is filtered by: strings as they are, other scalars as JSON, lower case.
+fn value_key(value: &Value) -> Option<String> {
+    match value {
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+        Value::String(s) => Some(s.to_lowercase()),
+        other => Some(other.to_string().to_lowercase()),
     }
 }
 
@@ -93,7 +197,7 @@ impl Store {
         &self.tables[id.index()]
     }
 
-    fn table_mut(&mut self, id: TableId) -> &mut Table {
+    pub(crate) fn table_mut(&mut self, id: TableId) -> &mut Table {
         &mut self.tables[id.index()]
     }
 
@@ -219,8 +323,10 @@ impl Store {
         if origin == Origin::Live {
             table.creates += 1;
         }
-        table.index.insert(key, table.rows.len());
+        let pos = table.rows.len();
+        table.index.insert(key, pos);
         table.rows.push(row);
+        table.reindex(pos, None);
         Ok(table
             .rows
             .last()
@@ -254,8 +360,9 @@ impl Store {
         let table = self.table_mut(id);
         table.updates += 1;
         let row = &mut table.rows[pos];
-        row.data = data;
+        let old = std::mem::replace(&mut row.data, data);
         row.updated_ms = now;
+        table.reindex(pos, Some(&old));
         Ok(&table.rows[pos])
     }
 
@@ -393,6 +500,43 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn value_indexes_follow_creates_updates_and_deletes() {
+        let mut s = Store::new(1);
+        let t = TableId::CpCustomer;
+        for name in ["Acme", "acme", "Other"] {
+            s.create(t, obj(json!({"name": name})), Origin::Live)
+                .unwrap();
+        }
+        let keys = |s: &mut Store, v: &str| -> Vec<String> {
+            s.table_mut(t)
+                .live_where("name", v)
+                .iter()
+                .map(|r| r.key.clone())
+                .collect()
+        };
+        assert_eq!(keys(&mut s, "ACME"), ["1", "2"]);
+        assert_eq!(s.table_mut(t).count_where("name", "acme"), 2);
+        // Built once, then kept up to date.
+        s.create(t, obj(json!({"name": "Acme"})), Origin::Live)
+            .unwrap();
+        s.update(t, "1", |d| {
+            d.insert("name".into(), json!("Renamed"));
+            Ok(())
+        })
+        .unwrap();
+        s.update(t, "3", |d| {
+            d.insert("name".into(), json!("acme"));
+            Ok(())
+        })
+        .unwrap();
+        s.delete(t, "2").unwrap();
+        assert_eq!(keys(&mut s, "acme"), ["3", "4"]);
+        assert_eq!(keys(&mut s, "renamed"), ["1"]);
+        assert!(keys(&mut s, "other").is_empty());
+        assert!(keys(&mut s, "nobody").is_empty());
     }
 
     #[test]

@@ -147,6 +147,11 @@ impl Config {
                 Some("chargebee" | "poweroffice" | "webcrm" | "rest") => {
                     let config = serde_yaml::from_value::<ConnectorConfig>(value)
                         .map_err(|e| format!("systems.{name}: {e}"))?;
+                    // Defaults and markers are checked now, not when a command first
+                    // builds the connector.
+                    config
+                        .create_options(&name)
+                        .map_err(|e| format!("systems.{name}: {e}"))?;
                     systems.insert(name, SystemConfig::Http(Box::new(config)));
                     continue;
                 }
@@ -201,26 +206,24 @@ pub struct Systems {
 
 impl Systems {
     /// The connectors of a configuration, HTTP ones without the documents' property
-    /// spellings (see [`Systems::open_for`]).
+    /// spellings and types (see [`Systems::open_for`]).
     pub fn open(config: &Config) -> Result<(Systems, Connectors), ConfigError> {
-        Systems::open_with(config, &|_| BTreeMap::new())
+        Systems::open_with(config, None)
     }
 
     /// The connectors of a configuration for the flows of `registry`: HTTP connectors get
     /// the property names the documents use (PowerOffice Go binds names
-    /// case-insensitively and answers in its own spelling).
+    /// case-insensitively and answers in its own spelling) and their documented types.
     pub fn open_for(
         config: &Config,
         registry: &crate::flow::Registry,
     ) -> Result<(Systems, Connectors), ConfigError> {
-        Systems::open_with(config, &|system| {
-            super::demo::document_properties(registry, system)
-        })
+        Systems::open_with(config, Some(registry))
     }
 
     fn open_with(
         config: &Config,
-        properties: &dyn Fn(&str) -> BTreeMap<String, Vec<String>>,
+        registry: Option<&crate::flow::Registry>,
     ) -> Result<(Systems, Connectors), ConfigError> {
         let mut memory = Vec::new();
         let mut connectors: Connectors = HashMap::new();
@@ -232,10 +235,11 @@ impl Systems {
                     memory.push((connector, path.clone()));
                 }
                 SystemConfig::Http(http) => {
-                    let options = crate::connectors::BuildOptions {
-                        properties: properties(name),
-                        ..crate::connectors::BuildOptions::default()
-                    };
+                    let mut options = crate::connectors::BuildOptions::default();
+                    if let Some(registry) = registry {
+                        options.properties = super::demo::document_properties(registry, name);
+                        options.types = super::demo::document_types(registry, name);
+                    }
                     let connector = crate::connectors::build_with(name, http, &options)?;
                     connectors.insert(name.clone(), connector);
                 }

@@ -167,6 +167,36 @@ fn entities_of(registry: &Registry, system: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// Where a sandbox's APIs listen, and the Chargebee customer orders without one are booked
+/// to: what a configuration for it needs (from a [`Sandbox`] in process, or printed by one
+/// in another process).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SandboxEndpoints {
+    pub chargebee: String,
+    pub poweroffice: String,
+    pub poweroffice_token: String,
+    pub webcrm: String,
+    /// Per REST system (`customerp`), its base URL.
+    pub rest: BTreeMap<String, String>,
+    pub walk_in_customer: Option<String>,
+}
+
+impl SandboxEndpoints {
+    pub fn of(sandbox: &Sandbox) -> Self {
+        SandboxEndpoints {
+            chargebee: sandbox.base_url(Api::Chargebee),
+            poweroffice: sandbox.base_url(Api::PowerOffice),
+            poweroffice_token: sandbox.token_url(Api::PowerOffice).unwrap_or_default(),
+            webcrm: sandbox.base_url(Api::Webcrm),
+            rest: ["customerp", "customwebshop"]
+                .into_iter()
+                .filter_map(|slug| Some((slug.to_string(), sandbox.rest_base_url(slug)?)))
+                .collect(),
+            walk_in_customer: walk_in_customer(sandbox),
+        }
+    }
+}
+
 /// The systems of the documents the sandbox emulates, as `flowgen.yaml` spells them
 /// (`systems.<name>`), pointed at `sandbox`, credentials named by [`CREDENTIAL_VARIABLES`],
 /// with `limits` when given (else the APIs' documented limits). Systems the registry does
@@ -176,25 +206,46 @@ pub fn sandbox_systems(
     registry: &Registry,
     limits: Option<&Value>,
 ) -> BTreeMap<String, Value> {
+    systems_at(&SandboxEndpoints::of(sandbox), registry, limits)
+}
+
+/// [`sandbox_systems`] for a sandbox known by its endpoints.
+pub fn systems_at(
+    endpoints: &SandboxEndpoints,
+    registry: &Registry,
+    limits: Option<&Value>,
+) -> BTreeMap<String, Value> {
     let mut systems = BTreeMap::new();
-    let token_url = sandbox.token_url(Api::PowerOffice).unwrap_or_default();
+    let mut chargebee_defaults = json!({
+        "Item": {"name": ["{name}", "Item {$ref}"]},
+        "Business_entity": {"name": ["{name}", "Business entity {$ref}"]},
+    });
+    if let Some(walk_in) = &endpoints.walk_in_customer {
+        chargebee_defaults["Order"] = json!({"customer_id": walk_in});
+    }
     let mut all = vec![
         (
             "Chargebee",
-            json!({"kind": "chargebee", "base_url": sandbox.base_url(Api::Chargebee),
-                   "api_key_env": "CHARGEBEE_API_KEY"}),
+            json!({"kind": "chargebee", "base_url": endpoints.chargebee,
+                   "api_key_env": "CHARGEBEE_API_KEY",
+                   "defaults": chargebee_defaults}),
         ),
         (
             "Powerofficego",
-            json!({"kind": "poweroffice", "base_url": sandbox.base_url(Api::PowerOffice),
-                   "token_url": token_url,
-                   "application_key_env": "POWEROFFICE_APPLICATION_KEY",
-                   "client_key_env": "POWEROFFICE_CLIENT_KEY",
-                   "subscription_key_env": "POWEROFFICE_SUBSCRIPTION_KEY"}),
+            json!({"kind": "poweroffice", "base_url": endpoints.poweroffice,
+            "token_url": endpoints.poweroffice_token,
+            "application_key_env": "POWEROFFICE_APPLICATION_KEY",
+            "client_key_env": "POWEROFFICE_CLIENT_KEY",
+            "subscription_key_env": "POWEROFFICE_SUBSCRIPTION_KEY",
+            "defaults": {
+                "Customers person": {"Name": ["{FirstName} {LastName}", "{FirstName}", "{LastName}", "{EmailAddress}", "Person {$ref}"]},
+                "Customers": {"Name": ["{Name}", "{EmailAddress}", "Customer {$ref}"]},
+                "Product": {"Name": ["{Name}", "{Code}", "Product {$ref}"]},
+            }}),
         ),
         (
             "Webcrm",
-            json!({"kind": "webcrm", "base_url": sandbox.base_url(Api::Webcrm),
+            json!({"kind": "webcrm", "base_url": endpoints.webcrm,
                    "auth_code_env": "WEBCRM_AUTH_CODE"}),
         ),
     ];
@@ -202,7 +253,7 @@ pub fn sandbox_systems(
         ("Customerp", "customerp", "CUSTOMERP_TOKEN"),
         ("Customwebshop", "customwebshop", "CUSTOMWEBSHOP_TOKEN"),
     ] {
-        let Some(base_url) = sandbox.rest_base_url(slug) else {
+        let Some(base_url) = endpoints.rest.get(slug) else {
             continue;
         };
         // The sandbox's collections are the documents' entity names, plural, lowercase.
@@ -235,12 +286,11 @@ pub fn sandbox_systems(
     systems
 }
 
-/// [`sandbox_systems`] with the demo's limits, as connector configurations.
-pub fn sandbox_connector_configs(
-    sandbox: &Sandbox,
-    registry: &Registry,
+/// Systems as [`sandbox_systems`] gives them, as connector configurations.
+pub fn connector_configs(
+    systems: BTreeMap<String, Value>,
 ) -> Result<BTreeMap<String, ConnectorConfig>, crate::connectors::ConfigError> {
-    sandbox_systems(sandbox, registry, Some(&limits()))
+    systems
         .into_iter()
         .map(|(name, value)| {
             serde_json::from_value::<ConnectorConfig>(value)
@@ -248,6 +298,28 @@ pub fn sandbox_connector_configs(
                 .map_err(|e| crate::connectors::ConfigError::invalid(&name, "kind", e.to_string()))
         })
         .collect()
+}
+
+/// The Chargebee customer that orders without one are booked to (shops book walk-in sales
+/// to one such customer): the first customer of the sandbox's dataset. The documents map
+/// no customer into the orders Customerp, Customwebshop and WebCRM create in Chargebee,
+/// and a PowerOffice Go sales order needs one.
+fn walk_in_customer(sandbox: &Sandbox) -> Option<String> {
+    sandbox
+        .records("chargebee", "Customer")
+        .ok()?
+        .iter()
+        .filter_map(|c| c.get("id").and_then(Value::as_str))
+        .min()
+        .map(str::to_string)
+}
+
+/// [`sandbox_systems`] with the demo's limits, as connector configurations.
+pub fn sandbox_connector_configs(
+    sandbox: &Sandbox,
+    registry: &Registry,
+) -> Result<BTreeMap<String, ConnectorConfig>, crate::connectors::ConfigError> {
+    connector_configs(sandbox_systems(sandbox, registry, Some(&limits())))
 }
 
 /// Per entity of `system`, the property names the documents use for it.
@@ -283,6 +355,34 @@ pub fn document_properties(registry: &Registry, system: &str) -> BTreeMap<String
         names.dedup();
     }
     properties
+}
+
+/// Per entity of `system`, the documented type of each property the documents write into
+/// it (the types of properties only read are not stated; the generated code keeps them as
+/// JSON values).
+pub fn document_types(
+    registry: &Registry,
+    system: &str,
+) -> crate::connectors::coerce::DocumentTypes {
+    let mut types: BTreeMap<String, Vec<(&'static str, &'static str)>> = BTreeMap::new();
+    for flow in registry.flows() {
+        let info = flow.info();
+        if info.target.system != system {
+            continue;
+        }
+        for p in info.properties {
+            if let Some(ty) = p.ty {
+                types
+                    .entry(info.target.entity.to_string())
+                    .or_default()
+                    .push((p.target, ty));
+            }
+        }
+    }
+    types
+        .into_iter()
+        .map(|(entity, pairs)| (entity, crate::connectors::coerce::EntityTypes::new(pairs)))
+        .collect()
 }
 
 /// Progress bars per system, replaced before each run.
@@ -400,11 +500,23 @@ fn hub_system(registry: &Registry) -> Option<&'static str> {
         .map(|(system, _)| system)
 }
 
-/// The engine's dependency order with the hub's entities moved last. Records a spoke
-/// creates in the hub then reach the other spokes in the same run (the hub is read after
-/// them), so one run converges and the next writes nothing; with the hub first they would
-/// wait for the next run.
-fn hub_last(
+/// The engine's dependency order with the hub's entities moved after the others, and the
+/// others read once more after the hub. Records a spoke creates in the hub then reach the
+/// other spokes in the same run (the hub is read after them), and records the hub's flows
+/// create in a spoke (the PowerOffice Go customers of the orders) reach the hub in the same
+/// run too (the second read of a spoke only has what changed since the first): one run
+/// converges and the next writes nothing.
+/// The demo's order of entities for the systems in `connectors` (see [`hub_between`]),
+/// and the hub.
+pub fn demo_order(
+    registry: &Registry,
+    connectors: &Connectors,
+) -> (Vec<crate::flow::EntityKey>, Option<&'static str>) {
+    let hub = hub_system(registry);
+    (hub_between(registry, connectors, hub), hub)
+}
+
+fn hub_between(
     registry: &Registry,
     connectors: &Connectors,
     hub: Option<&'static str>,
@@ -418,7 +530,12 @@ fn hub_last(
     .order;
     let (hub_entities, spokes): (Vec<_>, Vec<_>) =
         order.into_iter().partition(|e| Some(e.system) == hub);
-    spokes.into_iter().chain(hub_entities).collect()
+    spokes
+        .iter()
+        .copied()
+        .chain(hub_entities)
+        .chain(spokes.iter().copied())
+        .collect()
 }
 
 /// Creates, updates and deletes over every table of the sandbox.
@@ -637,6 +754,7 @@ pub async fn run_demo(
         let build = BuildOptions {
             env: &env,
             properties: document_properties(&registry, name),
+            types: document_types(&registry, name),
         };
         let inner = build_with(name, config, &build)?;
         connectors.insert(
@@ -665,8 +783,7 @@ pub async fn run_demo(
         )?;
     }
 
-    let hub = hub_system(&registry);
-    let order = hub_last(&registry, &connectors, hub);
+    let (order, hub) = demo_order(&registry, &connectors);
     let store = Arc::new(SqliteStore::open(&options.state).await?) as Arc<dyn StateStore>;
     let engine = Engine::new(
         registry,
@@ -679,7 +796,7 @@ pub async fn run_demo(
     );
     writeln!(
         out,
-        "state: {}\n{} flows in both directions over {} systems; {} read last (the hub: what the others create in it reaches the rest in the same run)",
+        "state: {}\n{} flows in both directions over {} systems; {} read after the others, which are read again after it (the hub: what the others create in it, and what it creates in them, reaches the rest in the same run)",
         options.state.display(),
         engine.topology().directions.len(),
         configs.len(),

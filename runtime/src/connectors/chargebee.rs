@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::Value;
 
+use super::coerce::{IntegerField, integer_field};
 use super::config::{ApiKind, ChargebeeConfig, ChargebeeEntityConfig, base_url, env_secret};
 use super::form::{self, Nulls};
 use super::http::{HttpClient, HttpError, HttpResponse, Replay, Secret};
@@ -73,6 +74,87 @@ fn default_resources() -> BTreeMap<String, Resource> {
         )
     })
     .collect()
+}
+
+/// Fields Chargebee keeps as integers: amounts in the currency's smallest unit, quantities,
+/// counts and periods.
+const INTEGER_FIELDS: [&str; 22] = [
+    "amount",
+    "unit_price",
+    "tax_amount",
+    "discount_amount",
+    "amount_paid",
+    "amount_adjusted",
+    "amount_refunded",
+    "amount_due",
+    "amount_to_collect",
+    "credits_applied",
+    "sub_total",
+    "total",
+    "tax",
+    "price",
+    "quantity",
+    "fulfillment_quantity",
+    "free_quantity",
+    "billing_cycles",
+    "period",
+    "trial_period",
+    "net_term_days",
+    "resource_version",
+];
+
+/// Whether Chargebee keeps `field` as a Unix time in seconds.
+fn is_timestamp(field: &str) -> bool {
+    field.ends_with("_at") || field.ends_with("_date") || field == "date"
+}
+
+/// `data` in Chargebee's types: integer fields as integers (`7.0` and `"7"` are 7; a
+/// fraction is refused, naming the field), timestamps given as ISO 8601 text as Unix
+/// seconds. Everything else is form text as it is.
+pub fn to_api_types(data: &Value) -> Result<Value, String> {
+    fn walk(value: &Value, field: Option<&str>, path: &str) -> Result<Value, String> {
+        match value {
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in map {
+                    let at = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    out.insert(k.clone(), walk(v, Some(k), &at)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Value::Array(items) => items
+                .iter()
+                .map(|i| walk(i, field, path))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            scalar => {
+                let Some(field) = field else {
+                    return Ok(scalar.clone());
+                };
+                if INTEGER_FIELDS.contains(&field) {
+                    return match integer_field(scalar) {
+                        IntegerField::Integer(i) => Ok(Value::from(i)),
+                        IntegerField::Unchanged => Ok(scalar.clone()),
+                        IntegerField::Fraction(n) => Err(format!(
+                            "`{path}` is {n}: Chargebee keeps amounts and quantities as whole numbers (amounts in the currency's smallest unit)"
+                        )),
+                    };
+                }
+                if is_timestamp(field)
+                    && let Value::String(text) = scalar
+                    && let Some(time) = parse_time(&Value::String(text.clone()))
+                {
+                    return Ok(Value::from(time.timestamp()));
+                }
+                Ok(scalar.clone())
+            }
+        }
+    }
+    walk(data, None, "")
 }
 
 impl ChargebeeConnector {
@@ -215,7 +297,8 @@ impl ChargebeeConnector {
                 "record data must be a JSON object",
             ));
         }
-        let body = form::to_body(&form::encode(data, nulls));
+        let data = to_api_types(data).map_err(|m| permanent(&self.system, operation, m))?;
+        let body = form::to_body(&form::encode(&data, nulls));
         let replay = if idempotency_key.is_some() || operation == Operation::Update {
             Replay::Safe
         } else {
@@ -508,6 +591,26 @@ impl Connector for ChargebeeConnector {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn writes_take_chargebee_types() {
+        use serde_json::json;
+        let data = json!({"customer_id": "c1", "order_line_items": [
+            {"unit_price": "1290", "amount": 3.0, "tax_amount": "25.0", "description": "x"}],
+            "order_date": "2024-05-01T00:00:00Z", "note": "7.0"});
+        assert_eq!(
+            super::to_api_types(&data).expect("types"),
+            json!({"customer_id": "c1", "order_line_items": [
+                {"unit_price": 1290, "amount": 3, "tax_amount": 25, "description": "x"}],
+                "order_date": 1_714_521_600, "note": "7.0"})
+        );
+        let error = super::to_api_types(&json!({"order_line_items": [{"amount": "7.5"}]}))
+            .expect_err("fraction");
+        assert!(
+            error.contains("order_line_items.amount") && error.contains("7.5"),
+            "{error}"
+        );
+    }
+
     use super::*;
 
     #[test]

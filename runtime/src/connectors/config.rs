@@ -16,6 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::adapt::CreateOptions;
+use super::defaults::Defaults;
 use super::http::{Limits, Secret};
 
 /// A system's connector, by kind.
@@ -33,6 +35,39 @@ impl ConnectorConfig {
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             message: e.to_string(),
+        })
+    }
+
+    /// The `defaults` and `markers` of this system, checked; markers default per API
+    /// ([`default_markers`]).
+    pub fn create_options(&self, system: &str) -> Result<CreateOptions, ConfigError> {
+        let (defaults, markers, api) = match self {
+            ConnectorConfig::Chargebee(c) => (&c.defaults, &c.markers, ApiKind::Chargebee),
+            ConnectorConfig::Poweroffice(c) => (&c.defaults, &c.markers, ApiKind::Poweroffice),
+            ConnectorConfig::Webcrm(c) => (&c.defaults, &c.markers, ApiKind::Webcrm),
+            ConnectorConfig::Rest(c) => (&c.defaults, &c.markers, ApiKind::Rest),
+        };
+        let mut fields: BTreeMap<String, String> = default_markers(api)
+            .iter()
+            .map(|(entity, field)| (entity.to_lowercase(), field.to_string()))
+            .collect();
+        for (entity, field) in markers {
+            let field = field.trim();
+            if field.is_empty() {
+                fields.remove(&entity.to_lowercase());
+            } else if field.contains('.') || field.contains(char::is_whitespace) {
+                return Err(ConfigError::invalid(
+                    system,
+                    &format!("markers.{entity}"),
+                    format!("`{field}` is not a top-level field name"),
+                ));
+            } else {
+                fields.insert(entity.to_lowercase(), field.to_string());
+            }
+        }
+        Ok(CreateOptions {
+            defaults: Defaults::parse(system, defaults)?,
+            markers: fields,
         })
     }
 
@@ -85,8 +120,12 @@ pub struct LimitsConfig {
     /// Requests allowed per `period_secs`.
     pub requests: Option<u32>,
     pub period_secs: Option<f64>,
-    /// Requests allowed back to back (default: a tenth of `requests`, at least 1).
+    /// Requests allowed back to back (default 1: under a sliding window each request of
+    /// burst costs one of the steady rate).
     pub burst: Option<u32>,
+    /// Milliseconds added to `period_secs` when spacing requests, for the varying delay
+    /// between sending and arrival (default: 1% of the period, at least 50 ms).
+    pub margin_ms: Option<u64>,
     /// Requests in flight at once.
     pub concurrency: Option<usize>,
     pub timeout_secs: Option<f64>,
@@ -108,6 +147,26 @@ pub enum ApiKind {
     Rest,
 }
 
+/// The marker fields of each API's entities by default: PowerOffice Go's
+/// `ExternalImportReference`, kept on every top-level entity (sales order lines have none).
+/// Chargebee takes idempotency keys; WebCRM and custom systems have no field to spare
+/// unless configured (WebCRM's custom fields, say).
+pub fn default_markers(api: ApiKind) -> &'static [(&'static str, &'static str)] {
+    const POWEROFFICE: [(&str, &str); 7] = [
+        ("Customers", "ExternalImportReference"),
+        ("Customers person", "ExternalImportReference"),
+        ("Contactperson", "ExternalImportReference"),
+        ("Employees", "ExternalImportReference"),
+        ("Departments", "ExternalImportReference"),
+        ("Product", "ExternalImportReference"),
+        ("Salesorders", "ExternalImportReference"),
+    ];
+    match api {
+        ApiKind::Poweroffice => &POWEROFFICE,
+        ApiKind::Chargebee | ApiKind::Webcrm | ApiKind::Rest => &[],
+    }
+}
+
 /// The documented limits: Chargebee 150/min (test sites), PowerOffice Go 10/s per
 /// subscription key (and at least 1 s after a 429), WebCRM 250/min per token; generic REST
 /// 20/s unless configured.
@@ -121,7 +180,8 @@ pub fn default_limits(api: ApiKind) -> Limits {
     Limits {
         requests,
         period,
-        burst: (requests / 10).max(1),
+        burst: 1,
+        margin: default_margin(period),
         concurrency,
         timeout: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(10),
@@ -131,6 +191,12 @@ pub fn default_limits(api: ApiKind) -> Limits {
         max_retry_after: Duration::from_secs(120),
         min_wait_429,
     }
+}
+
+/// 1% of the period, at least 50 ms: arrival times on a busy machine or network vary by
+/// tens of milliseconds.
+fn default_margin(period: Duration) -> Duration {
+    (period / 100).max(Duration::from_millis(50))
 }
 
 impl LimitsConfig {
@@ -160,9 +226,19 @@ impl LimitsConfig {
                 ));
             }
             limits.requests = requests;
-            limits.burst = (requests / 10).max(1);
         }
         limits.period = secs("period_secs", self.period_secs, limits.period)?;
+        limits.margin = match self.margin_ms {
+            Some(ms) if ms > 60_000 => {
+                return Err(ConfigError::invalid(
+                    system,
+                    "limits.margin_ms",
+                    format!("{ms} is more than a minute"),
+                ));
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => default_margin(limits.period),
+        };
         if let Some(burst) = self.burst {
             if burst == 0 || burst > limits.requests {
                 return Err(ConfigError::invalid(
@@ -285,6 +361,14 @@ pub struct ChargebeeConfig {
     /// Business_entity).
     #[serde(default)]
     pub entities: BTreeMap<String, ChargebeeEntityConfig>,
+    /// Per entity, values for required fields the documents do not map, filled in on
+    /// create (see `connectors::defaults`).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Per entity, the field a create stamps with a marker of its idempotency key, to find
+    /// it again when its answer is lost (see `connectors::adapt`); `""` for none.
+    #[serde(default)]
+    pub markers: BTreeMap<String, String>,
     #[serde(default)]
     pub limits: LimitsConfig,
 }
@@ -332,6 +416,14 @@ pub struct PowerofficeConfig {
     /// (`emailAddress` = `EmailAddress`): records are returned in these spellings.
     #[serde(default)]
     pub properties: BTreeMap<String, Vec<String>>,
+    /// Per entity, values for required fields the documents do not map, filled in on
+    /// create (see `connectors::defaults`).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Per entity, the field a create stamps with a marker of its idempotency key, to find
+    /// it again when its answer is lost (see `connectors::adapt`); `""` for none.
+    #[serde(default)]
+    pub markers: BTreeMap<String, String>,
     #[serde(default)]
     pub limits: LimitsConfig,
 }
@@ -381,6 +473,14 @@ pub struct WebcrmConfig {
     pub page_size: Option<u32>,
     #[serde(default)]
     pub entities: BTreeMap<String, WebcrmEntityConfig>,
+    /// Per entity, values for required fields the documents do not map, filled in on
+    /// create (see `connectors::defaults`).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Per entity, the field a create stamps with a marker of its idempotency key, to find
+    /// it again when its answer is lost (see `connectors::adapt`); `""` for none.
+    #[serde(default)]
+    pub markers: BTreeMap<String, String>,
     #[serde(default)]
     pub limits: LimitsConfig,
 }
@@ -432,6 +532,14 @@ pub struct RestConfig {
     #[serde(default)]
     pub auth: RestAuth,
     pub entities: BTreeMap<String, RestEntityConfig>,
+    /// Per entity, values for required fields the documents do not map, filled in on
+    /// create (see `connectors::defaults`).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Per entity, the field a create stamps with a marker of its idempotency key, to find
+    /// it again when its answer is lost (see `connectors::adapt`); `""` for none.
+    #[serde(default)]
+    pub markers: BTreeMap<String, String>,
     #[serde(default)]
     pub limits: LimitsConfig,
 }
@@ -658,7 +766,19 @@ mod tests {
         .expect("limits");
         assert_eq!(
             (custom.requests, custom.burst, custom.concurrency),
-            (1000, 100, 2)
+            (1000, 1, 2)
+        );
+        assert_eq!(custom.margin, Duration::from_millis(600));
+        assert_eq!(po.margin, Duration::from_millis(50));
+        let bad = LimitsConfig {
+            margin_ms: Some(120_000),
+            ..Default::default()
+        }
+        .resolve("cb", ApiKind::Chargebee);
+        assert!(
+            bad.expect_err("margin")
+                .to_string()
+                .contains("limits.margin_ms")
         );
         let bad = LimitsConfig {
             period_secs: Some(-1.0),

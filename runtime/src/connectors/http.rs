@@ -9,6 +9,7 @@
 //! back cannot leak it into logs or dead letters either.
 
 use std::fmt;
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,8 +60,12 @@ pub struct Limits {
     pub period: Duration,
     /// … of which at most `burst` back to back. The rate is set so that `burst` plus the
     /// steady rate never exceeds `requests` in any window of `period`: the APIs count in
-    /// sliding windows, and a token bucket at the nominal rate would overshoot them.
+    /// sliding windows, and a token bucket at the nominal rate would overshoot them. Every
+    /// request of burst above one costs one request per window of steady rate.
     pub burst: u32,
+    /// Added to `period` when spacing requests: requests reach the server with varying
+    /// delays, so two sent exactly `period` apart can arrive closer than that.
+    pub margin: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Whole-request timeout (connect, send, and read the body).
@@ -79,12 +84,15 @@ pub struct Limits {
 
 impl Limits {
     /// The rate limiter's quota: a burst of `burst`, then one request per
-    /// `period / (requests - burst)`.
+    /// `(period + margin) / (requests - burst + 1)`. Requests spaced at least one interval
+    /// apart after a burst of `b` put at most `b - 1 + requests - b + 1 = requests` into
+    /// any window of `period + margin`, so the steady rate is
+    /// `(requests - burst + 1) / (period + margin)`: the whole limit with `burst` 1.
     pub fn quota(&self) -> Quota {
         let requests = self.requests.max(1);
         let burst = self.burst.clamp(1, requests);
-        let steady = (requests - burst).max(1);
-        let interval = (self.period / steady).max(Duration::from_micros(1));
+        let steady = requests - burst + 1;
+        let interval = ((self.period + self.margin) / steady).max(Duration::from_micros(1));
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         // `with_period` only refuses a zero duration, which `max` rules out.
         Quota::with_period(interval)
@@ -199,21 +207,62 @@ impl HttpError {
     }
 }
 
+/// A connector failure met while preparing a request (a token that cannot be had), carried
+/// through the HTTP layer unchanged.
+impl From<ConnectorError> for HttpError {
+    fn from(error: ConnectorError) -> Self {
+        HttpError {
+            status: None,
+            kind: error.kind,
+            message: error.message,
+        }
+    }
+}
+
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-/// Maps a non-success response to an error: 408, 429 and 5xx are transient (with the
-/// server's retry hint), everything else permanent.
+/// Error codes the APIs answer for conditions that pass (Chargebee `api_error_code`s of
+/// locks, maintenance and limits; WebCRM's and ProblemDetails' throttling types), whatever
+/// the status says.
+const TRANSIENT_CODES: [&str; 8] = [
+    "lock_timeout",
+    "site_not_ready",
+    "site_read_only_mode",
+    "internal_temporary_error",
+    "api_request_limit_exceeded",
+    "too_many_requests",
+    "TooManyRequestsException",
+    "ServiceUnavailableException",
+];
+
+/// Whether an error body names a transient condition ([`TRANSIENT_CODES`]).
+fn transient_code(body: &[u8]) -> bool {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    ["api_error_code", "error_code", "Type", "type", "error"]
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(Value::as_str))
+        .any(|code| TRANSIENT_CODES.contains(&code))
+}
+
+/// Maps a non-success response to an error: 408, 429 and 5xx, and bodies naming a
+/// transient condition, are transient (with the server's retry hint); everything else is
+/// permanent.
 pub fn classify(
     status: u16,
     headers: &HeaderMap,
     body: &[u8],
     min_wait_429: Duration,
 ) -> HttpError {
-    let transient = status == 408 || status == 429 || (500..=599).contains(&status);
+    let transient = status == 408
+        || status == 429
+        || (500..=599).contains(&status)
+        || ((400..500).contains(&status) && transient_code(body));
     let kind = if transient {
         let mut hint = retry_after(headers, body);
         if status == 429 && hint.is_none() && !min_wait_429.is_zero() {
@@ -441,6 +490,38 @@ impl HttpClient {
         }
     }
 
+    /// [`Self::send`] with a bearer token: `token` gives the current one (renewing it when
+    /// due), and a 401 answer makes `invalidate` forget it and the request go once more
+    /// with a fresh one. `build` adds the token to the request.
+    pub async fn send_authorized<T, TF, I, IF>(
+        &self,
+        replay: Replay,
+        token: T,
+        invalidate: I,
+        build: impl Fn(&Client, &Secret) -> RequestBuilder,
+    ) -> Result<HttpResponse, HttpError>
+    where
+        T: Fn() -> TF,
+        TF: Future<Output = Result<Secret, HttpError>>,
+        I: Fn(Secret) -> IF,
+        IF: Future<Output = ()>,
+    {
+        let mut renewed = false;
+        loop {
+            let current = token().await?;
+            match self.send(replay, |c| build(c, &current)).await {
+                // A refused token means the request was not performed: sending it again
+                // is safe for every kind of request.
+                Err(e) if e.is_status(401) && !renewed => {
+                    tracing::debug!(system = %self.system, "token refused; renewing it once");
+                    invalidate(current).await;
+                    renewed = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn redacted(&self, mut error: HttpError) -> HttpError {
         error.message = self.redact(&error.message);
         error
@@ -552,6 +633,7 @@ mod tests {
             requests: 10,
             period: Duration::from_secs(1),
             burst: 1,
+            margin: Duration::ZERO,
             concurrency: 2,
             timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(1),
@@ -598,6 +680,21 @@ mod tests {
                 "{status}"
             );
         }
+        let lock = br#"{"message":"try again","api_error_code":"lock_timeout"}"#;
+        assert!(matches!(
+            classify(409, &none, lock, Duration::ZERO).kind,
+            ErrorKind::Transient { .. }
+        ));
+        let throttled = br#"{"Message":"slow","Type":"TooManyRequestsException"}"#;
+        assert!(matches!(
+            classify(400, &none, throttled, Duration::ZERO).kind,
+            ErrorKind::Transient { .. }
+        ));
+        let invalid = br#"{"message":"bad","api_error_code":"param_wrong_value"}"#;
+        assert_eq!(
+            classify(400, &none, invalid, Duration::ZERO).kind,
+            ErrorKind::Permanent
+        );
         for status in [408u16, 429, 500, 502, 503, 504] {
             assert!(
                 matches!(
@@ -719,8 +816,15 @@ mod tests {
         l.burst = 15;
         let quota = l.quota();
         assert_eq!(quota.burst_size().get(), 15);
-        // 15 at once plus one every 60/135 s: at most 150 in any minute.
-        assert_eq!(quota.replenish_interval(), Duration::from_secs(60) / 135);
+        // 15 at once, then one every 60/136 s: 14 + 136 = 150 in any minute.
+        assert_eq!(quota.replenish_interval(), Duration::from_secs(60) / 136);
+        l.burst = 1;
+        l.margin = Duration::from_millis(600);
+        // No burst: one every 60.6/150 s, the whole limit but the margin.
+        assert_eq!(
+            l.quota().replenish_interval(),
+            Duration::from_millis(60_600) / 150
+        );
         l.requests = 1;
         l.burst = 5;
         assert_eq!(l.quota().burst_size().get(), 1);

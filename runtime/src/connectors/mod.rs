@@ -17,8 +17,11 @@
 //! affected; for REST systems prefer a stable sort (`sort: id`, the sandbox's default) or
 //! cursor paging.
 
+pub mod adapt;
 pub mod chargebee;
+pub mod coerce;
 pub mod config;
+pub mod defaults;
 pub mod form;
 pub mod http;
 pub mod poweroffice;
@@ -49,12 +52,16 @@ pub struct BuildOptions<'a> {
     /// connectors of APIs that bind names case-insensitively (PowerOffice Go) to return
     /// records in the documents' spelling; merged with the configuration's `properties`.
     pub properties: BTreeMap<String, Vec<String>>,
+    /// Per entity, the documented type of each property: records are handed out in these
+    /// types ([`coerce`]).
+    pub types: coerce::DocumentTypes,
 }
 
 impl std::fmt::Debug for BuildOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BuildOptions")
             .field("properties", &self.properties)
+            .field("types", &self.types)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +75,7 @@ impl Default for BuildOptions<'_> {
         BuildOptions {
             env: &process_env,
             properties: BTreeMap::new(),
+            types: BTreeMap::new(),
         }
     }
 }
@@ -78,18 +86,22 @@ pub fn build(name: &str, config: &ConnectorConfig) -> Result<Arc<dyn Connector>,
     build_with(name, config, &BuildOptions::default())
 }
 
-/// [`build`] with a custom environment and the documents' property spellings.
+/// [`build`] with a custom environment and the documents' property spellings and types.
+/// The connector comes wrapped in [`adapt::Adapted`] (defaults, recovery of lost create
+/// answers, the documents' types).
 pub fn build_with(
     name: &str,
     config: &ConnectorConfig,
     options: &BuildOptions<'_>,
 ) -> Result<Arc<dyn Connector>, ConfigError> {
-    Ok(match config {
+    let create = config.create_options(name)?;
+    let inner: Arc<dyn Connector> = match config {
         ConnectorConfig::Chargebee(c) => Arc::new(ChargebeeConnector::new(name, c, options)?),
         ConnectorConfig::Poweroffice(c) => Arc::new(PowerofficeConnector::new(name, c, options)?),
         ConnectorConfig::Webcrm(c) => Arc::new(WebcrmConnector::new(name, c, options)?),
         ConnectorConfig::Rest(c) => Arc::new(RestConnector::new(name, c, options)?),
-    })
+    };
+    Ok(Arc::new(adapt::Adapted::new(inner, create, &options.types)))
 }
 
 /// The entry for `entity` in a map keyed by entity names, compared case-insensitively.

@@ -149,6 +149,54 @@ pub fn pascal(name: &str) -> String {
     }
 }
 
+/// PowerOffice Go's numeric fields besides ids.
+const NUMERIC_FIELDS: [&str; 9] = [
+    "Number",
+    "OrderNo",
+    "SortOrder",
+    "Quantity",
+    "ProductUnitPrice",
+    "SalesPrice",
+    "CostPrice",
+    "DiscountPercent",
+    "VatRate",
+];
+
+/// `data` (API names) in PowerOffice Go's types: ids of customers, contacts, employees,
+/// products and departments (`…Id` members holding integer text) are int64s, numeric
+/// fields are numbers, `Is…` flags are booleans. GUIDs and other text stay text.
+pub fn to_api_types(value: &Value) -> Value {
+    fn scalar(field: &str, value: &Value) -> Value {
+        let Value::String(text) = value else {
+            return value.clone();
+        };
+        let converted = if field.ends_with("Id") {
+            super::coerce::parse_integer(text).map(Value::from)
+        } else if NUMERIC_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(field)) {
+            super::coerce::numeric_text(value)
+        } else if field.starts_with("Is") {
+            match text.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        converted.unwrap_or_else(|| value.clone())
+    }
+    fn walk(value: &Value, field: &str) -> Value {
+        match value {
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), walk(v, k))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, field)).collect()),
+            other => scalar(field, other),
+        }
+    }
+    walk(value, "")
+}
+
 /// Every object key made PascalCase, recursively.
 pub fn to_api_names(value: &Value) -> Value {
     match value {
@@ -450,30 +498,19 @@ impl PowerofficeConnector {
         replay: Replay,
         build: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<HttpResponse, HttpError> {
-        let mut renewed = false;
-        loop {
-            let token = self.token(operation).await.map_err(|e| HttpError {
-                status: None,
-                kind: e.kind,
-                message: e.message,
-            })?;
-            let result = self
-                .http
-                .send(replay, |c| {
+        self.http
+            .send_authorized(
+                replay,
+                || async move { self.token(operation).await.map_err(HttpError::from) },
+                |used| async move { self.invalidate(&used).await },
+                |c, token| {
                     build(c)
                         .bearer_auth(token.expose())
                         .header("Ocp-Apim-Subscription-Key", self.subscription_key.expose())
                         .header("accept", "application/json")
-                })
-                .await;
-            match result {
-                Err(e) if e.is_status(401) && !renewed => {
-                    self.invalidate(&token).await;
-                    renewed = true;
-                }
-                other => return other,
-            }
-        }
+                },
+            )
+            .await
     }
 
     fn url(&self, path: &str) -> String {
@@ -899,7 +936,7 @@ impl Connector for PowerofficeConnector {
             ));
         };
         self.learn_data(entity, data);
-        let mut body = to_api_names(&crate::json_path::strip_nulls(data));
+        let mut body = to_api_types(&to_api_names(&crate::json_path::strip_nulls(data)));
         if let Value::Object(map) = &mut body {
             for (k, v) in &endpoint.filter {
                 if !map.keys().any(|m| m.eq_ignore_ascii_case(k)) {
@@ -973,7 +1010,7 @@ impl Connector for PowerofficeConnector {
             }
             None => format!("{}/{}", endpoint.path, segment(&id.to_string())),
         };
-        let patch = Value::Array(json_patch(&to_api_names(data)));
+        let patch = Value::Array(json_patch(&to_api_types(&to_api_names(data))));
         let body = serde_json::to_vec(&patch).unwrap_or_default();
         let url = self.url(&path);
         let response = self
@@ -1089,6 +1126,17 @@ mod tests {
         assert_eq!(
             json_patch(&json!({"a/b~": null})),
             vec![json!({"op": "replace", "path": "/a~1b~0", "value": null})]
+        );
+    }
+
+    #[test]
+    fn writes_take_poweroffice_types() {
+        let data = json!({"CustomerId": "42", "SalesOrderId": "0f8fad5b-d9cb-469f-a165-70867728950e",
+                          "Quantity": "3.5", "IsPerson": "true", "Name": "7", "Lines": [{"ProductId": "9"}]});
+        assert_eq!(
+            to_api_types(&data),
+            json!({"CustomerId": 42, "SalesOrderId": "0f8fad5b-d9cb-469f-a165-70867728950e",
+                   "Quantity": 3.5, "IsPerson": true, "Name": "7", "Lines": [{"ProductId": 9}]})
         );
     }
 

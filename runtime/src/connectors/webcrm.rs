@@ -376,29 +376,18 @@ impl WebcrmConnector {
         replay: Replay,
         build: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<HttpResponse, HttpError> {
-        let mut renewed = false;
-        loop {
-            let token = self.token(operation).await.map_err(|e| HttpError {
-                status: None,
-                kind: e.kind,
-                message: e.message,
-            })?;
-            let result = self
-                .http
-                .send(replay, |c| {
+        self.http
+            .send_authorized(
+                replay,
+                || async move { self.token(operation).await.map_err(HttpError::from) },
+                |used| async move { self.invalidate(&used).await },
+                |c, token| {
                     build(c)
                         .bearer_auth(token.expose())
                         .header("accept", "application/json")
-                })
-                .await;
-            match result {
-                Err(e) if e.is_status(401) && !renewed => {
-                    self.invalidate(&token).await;
-                    renewed = true;
-                }
-                other => return other,
-            }
-        }
+                },
+            )
+            .await
     }
 
     /// [`Self::call`] with the error for the engine.

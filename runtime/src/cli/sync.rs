@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::config::{Config, DEFAULT_CONFIG, Systems};
+use super::config::{Config, DEFAULT_CONFIG, StateLocation, Systems};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::engine::{Engine, EngineOptions, Plan, RunReport};
 use crate::flow::Registry;
-use crate::state::{SqliteStore, StateStore};
+use crate::state::Leases;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -29,9 +29,9 @@ pub struct Common {
     /// The configuration file (systems and state).
     #[arg(long, default_value = DEFAULT_CONFIG, value_name = "PATH")]
     pub config: PathBuf,
-    /// The SQLite state file (overrides `state:` of the configuration).
-    #[arg(long, value_name = "PATH")]
-    pub state: Option<PathBuf>,
+    /// The state: a SQLite file, or a postgres://… URL (overrides `state:` of the configuration).
+    #[arg(long, value_name = "PATH|URL")]
+    pub state: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -94,12 +94,15 @@ pub enum DeadLettersCommand {
 }
 
 /// A loaded configuration, its systems and the engine over them.
-struct Loaded {
-    engine: Engine,
-    systems: Systems,
+pub(super) struct Loaded {
+    pub(super) engine: Engine,
+    pub(super) systems: Systems,
+    pub(super) leases: Arc<dyn Leases>,
+    pub(super) config: Config,
+    pub(super) state: StateLocation,
 }
 
-fn fail(message: impl std::fmt::Display) -> u8 {
+pub(super) fn fail(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     EXIT_FINDINGS
 }
@@ -111,17 +114,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|e| fail(format!("cannot start the async runtime: {e}")))
 }
 
-async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8> {
+pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8> {
     let config = Config::load(&common.config).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_USAGE
     })?;
     let registry = registry();
     let (systems, connectors) = Systems::open_for(&config, &registry).map_err(fail)?;
-    let state = common.state.clone().unwrap_or_else(|| config.state.clone());
-    let store = SqliteStore::open(&state)
+    // A flag's path is relative to the working directory, the configuration's to its file.
+    let state = common
+        .state
+        .as_deref()
+        .map(|s| StateLocation::parse(s, Path::new("")))
+        .unwrap_or_else(|| config.state.clone());
+    let backend = state
+        .open()
         .await
-        .map_err(|e| fail(format!("{}: {e}", state.display())))?;
+        .map_err(|e| fail(format!("{state}: {e}")))?;
     let mut options = EngineOptions {
         prefer: config.prefer.clone(),
         ..EngineOptions::default()
@@ -141,13 +150,14 @@ async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8>
         );
         return Err(EXIT_USAGE);
     }
-    let engine = Engine::new(
-        registry,
-        connectors,
-        Arc::new(store) as Arc<dyn StateStore>,
-        options,
-    );
-    Ok(Loaded { engine, systems })
+    let engine = Engine::new(registry, connectors, backend.store, options);
+    Ok(Loaded {
+        engine,
+        systems,
+        leases: backend.leases,
+        config,
+        state,
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> u8 {

@@ -18,6 +18,7 @@
 //! `System/Entity|System/Entity` with the smaller entity first (side A). Record ids are
 //! stored as their JSON text (`12`, `"cb_1"`), so integer and string ids keep their type.
 
+pub mod claims;
 pub mod leases;
 pub mod postgres;
 pub mod sqlite;
@@ -32,6 +33,7 @@ use serde_json::Value;
 
 use crate::flow::RecordId;
 
+pub use claims::{ClaimOutcome, ClaimedIntent, CreateClaim};
 pub use leases::{Backend, Leases};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -164,6 +164,16 @@ async fn three_worker_processes_converge_like_one() {
         outputs(&processes)
     );
     let holders: Vec<String> = processes.iter().flat_map(Process::holders).collect();
+    // A plain sync beside running workers could create what they create: it refuses.
+    let config = s.config.to_str().expect("utf-8 path");
+    let mut sync = Process::start(BIN, &["sync", "--once", "--config", config], &s.env);
+    let status = sync.wait(EXIT);
+    let output = sync.output();
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("3 `flowgen run` workers are running"),
+        "{output}"
+    );
     stop_all(&mut processes);
 
     s.assert_same_as_one_worker(&s.result(store.as_ref()).await);

@@ -249,3 +249,77 @@ fn on_signal(stop: &Stop, name: &str) {
     );
     stop.request();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::config::Config;
+    use crate::cli::{Cli, Command};
+
+    fn args(argv: &[&str]) -> RunArgs {
+        let mut all = vec!["flowgen", "run"];
+        all.extend_from_slice(argv);
+        match Cli::try_parse_from(all).expect("arguments").command {
+            Command::Run(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_override_the_configuration_which_overrides_defaults() {
+        let config = Config::parse(
+            "poll_interval: 5\nrun: { shards: 4, lease_ttl: 12 }\n",
+            Path::new("."),
+        )
+        .expect("config");
+        let from_config = worker_config(&args(&[]), &config).expect("config values");
+        assert_eq!(
+            from_config,
+            WorkerConfig {
+                shards: 4,
+                lease_ttl: Duration::from_secs(12),
+                poll_interval: Duration::from_secs(5),
+                max_passes: None,
+            }
+        );
+        let flags = args(&[
+            "--interval",
+            "0.5",
+            "--shards",
+            "16",
+            "--lease-ttl",
+            "3",
+            "--passes",
+            "2",
+        ]);
+        assert_eq!(
+            worker_config(&flags, &config).expect("flags"),
+            WorkerConfig {
+                shards: 16,
+                lease_ttl: Duration::from_secs(3),
+                poll_interval: Duration::from_millis(500),
+                max_passes: Some(2),
+            }
+        );
+        let defaults = Config::parse("{}", Path::new(".")).expect("empty");
+        assert_eq!(
+            worker_config(&args(&[]), &defaults).expect("defaults"),
+            WorkerConfig::default()
+        );
+    }
+
+    #[test]
+    fn bad_durations_name_the_flag() {
+        let config = Config::parse("{}", Path::new(".")).expect("empty");
+        let e = worker_config(&args(&["--interval=-1"]), &config).expect_err("negative");
+        assert!(e.contains("--interval"), "{e}");
+        let e = worker_config(&args(&["--lease-ttl", "0.2"]), &config).expect_err("short");
+        assert!(e.contains("--lease-ttl"), "{e}");
+        assert!(Cli::try_parse_from(["flowgen", "run", "--shards", "x"]).is_err());
+    }
+}

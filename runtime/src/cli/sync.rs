@@ -160,6 +160,25 @@ pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<
     })
 }
 
+/// `sync` and `dead-letters retry` create without claims (see `crate::state::claims`): beside
+/// running workers they could create what a worker is creating, so they refuse.
+async fn refuse_beside_workers(loaded: &Loaded) -> Result<(), u8> {
+    match loaded.leases.workers().await {
+        Ok(workers) if workers.is_empty() => Ok(()),
+        Ok(workers) => {
+            eprintln!(
+                "error: {} `flowgen run` worker{} running on {} ({}): stop them first (they sync already)",
+                workers.len(),
+                if workers.len() == 1 { " is" } else { "s are" },
+                loaded.state,
+                workers.join(", ")
+            );
+            Err(EXIT_USAGE)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
 fn print_json(value: &impl serde::Serialize) -> u8 {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
@@ -297,6 +316,9 @@ pub fn sync(args: SyncArgs, registry: fn() -> Registry) -> u8 {
             Ok(l) => l,
             Err(code) => return code,
         };
+        if let Err(code) = refuse_beside_workers(&loaded).await {
+            return code;
+        }
         loop {
             let code = match loaded.engine.sync_once().await {
                 Ok(report) => finish_report(&loaded, &report, args.common.output),
@@ -504,6 +526,9 @@ pub fn dead_letters(args: DeadLettersArgs, registry: fn() -> Registry) -> u8 {
                     Ok(l) => l,
                     Err(code) => return code,
                 };
+                if let Err(code) = refuse_beside_workers(&loaded).await {
+                    return code;
+                }
                 let ids = (!ids.is_empty()).then_some(ids.as_slice());
                 match loaded.engine.retry_dead_letters(ids).await {
                     Ok(report) => {

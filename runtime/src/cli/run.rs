@@ -314,6 +314,17 @@ mod tests {
     }
 
     #[test]
+    fn a_state_url_is_never_shown_with_its_password() {
+        let run = args(&["--state", "postgres://flow:s3cret@db/flowgen"]);
+        assert!(!format!("{run:?}").contains("s3cret"));
+        assert_eq!(
+            run.common.state.map(|s| s.to_string()).as_deref(),
+            Some("postgres://flow:***@db/flowgen")
+        );
+        assert!(Cli::try_parse_from(["flowgen", "run", "--state", " "]).is_err());
+    }
+
+    #[test]
     fn bad_durations_name_the_flag() {
         let config = Config::parse("{}", Path::new(".")).expect("empty");
         let e = worker_config(&args(&["--interval=-1"]), &config).expect_err("negative");

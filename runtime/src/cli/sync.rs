@@ -30,8 +30,8 @@ pub struct Common {
     #[arg(long, default_value = DEFAULT_CONFIG, value_name = "PATH")]
     pub config: PathBuf,
     /// The state: a SQLite file, or a postgres://… URL (overrides `state:` of the configuration).
-    #[arg(long, value_name = "PATH|URL")]
-    pub state: Option<String>,
+    #[arg(long, value_name = "PATH|URL", value_parser = state_flag)]
+    pub state: Option<StateLocation>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -93,6 +93,15 @@ pub enum DeadLettersCommand {
     },
 }
 
+/// `--state`: a path is relative to the working directory (the configuration's `state:` to
+/// its file). Kept as a [`StateLocation`], whose `Debug` hides a password.
+fn state_flag(text: &str) -> Result<StateLocation, String> {
+    if text.trim().is_empty() {
+        return Err("give a SQLite file path or a postgres:// URL".into());
+    }
+    Ok(StateLocation::parse(text, Path::new("")))
+}
+
 /// A loaded configuration, its systems and the engine over them.
 pub(super) struct Loaded {
     pub(super) engine: Engine,
@@ -121,12 +130,7 @@ pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<
     })?;
     let registry = registry();
     let (systems, connectors) = Systems::open_for(&config, &registry).map_err(fail)?;
-    // A flag's path is relative to the working directory, the configuration's to its file.
-    let state = common
-        .state
-        .as_deref()
-        .map(|s| StateLocation::parse(s, Path::new("")))
-        .unwrap_or_else(|| config.state.clone());
+    let state = common.state.clone().unwrap_or_else(|| config.state.clone());
     let backend = state
         .open()
         .await

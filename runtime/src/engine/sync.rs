@@ -335,11 +335,12 @@ impl<'e> RunCtx<'e> {
                 .claimed_intents()
                 .await?
                 .into_iter()
+                // Intents of flows this worker does not run are another configuration's.
                 .filter(|c| {
                     engine
                         .topology
                         .direction(&c.intent.direction)
-                        .is_none_or(|di| scope.reconciles(c, engine.topology.directions[di].from))
+                        .is_some_and(|di| scope.reconciles(c, engine.topology.directions[di].from))
                 })
                 .map(|c| c.intent)
                 .collect(),

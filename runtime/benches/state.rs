@@ -1,6 +1,7 @@
-//! State operations per second on SQLite and PostgreSQL side by side: a page of link upserts,
-//! a page of link lookups (by either side), a cursor advance and a cursor read, and a lease
-//! heartbeat. PostgreSQL runs when `FLOWGEN_TEST_POSTGRES_URL` is set, in a schema of its own
+//! State operations per second on SQLite and PostgreSQL side by side: a page of link upserts
+//! (plainly, and under a lease as workers commit), a page of link lookups (by either side), a
+//! cursor advance and a cursor read, a lease heartbeat, and a page of create claims (claimed,
+//! then done with their links, as a worker's creates go). PostgreSQL runs when `FLOWGEN_TEST_POSTGRES_URL` is set, in a schema of its own
 //! that is dropped afterwards.
 //!
 //! `cargo bench -p flowgen-runtime --bench state` (throughput is in state operations: rows
@@ -13,7 +14,10 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flowgen_runtime::RecordId;
 use flowgen_runtime::state::leases::{LocalLeases, WorkItem};
-use flowgen_runtime::state::{Batch, Leases, Link, PostgresStore, Side, SqliteStore, StateStore};
+use flowgen_runtime::state::{
+    Batch, ClaimOutcome, CreateClaim, Intent, Leases, Link, PostgresStore, Side, SqliteStore,
+    StateStore,
+};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tokio::runtime::Runtime;
@@ -36,6 +40,32 @@ fn links(page: i64, generation: u64) -> Vec<Link> {
             a_hash: Some(format!("{generation:016x}{i:016x}")),
             b_hash: Some(format!("{i:016x}{generation:016x}")),
             orphaned: false,
+        })
+        .collect()
+}
+
+/// A page of create claims of new sources (round `round`), each into its own pair.
+fn claims(round: u64) -> Vec<CreateClaim> {
+    (0..PAGE)
+        .map(|i| {
+            let key = format!("r{round}-{i}");
+            CreateClaim {
+                intent: Intent {
+                    key: key.clone(),
+                    direction: "Chargebee Customer -> Powerofficego Customers person".into(),
+                    pair: format!("Chargebee/Customer|Powerofficego/Customers person {round}"),
+                    source_side: Side::A,
+                    source_id: RecordId::from(format!("cb_{i}")),
+                    target_system: "Powerofficego".into(),
+                    target_entity: "Customers person".into(),
+                    payload: serde_json::json!({"EmailAddress": format!("{key}@example.com")}),
+                    source_hash: key.clone(),
+                    target_hash: key,
+                },
+                source_system: "Chargebee".into(),
+                source_entity: "Customer".into(),
+                source_data: serde_json::json!({"email": format!("c{i}@example.com")}),
+            }
         })
         .collect()
 }
@@ -178,6 +208,64 @@ fn state_ops(c: &mut Criterion) {
                     .block_on(b.leases.heartbeat(&held, Duration::from_secs(3600)))
                     .unwrap_or_else(|e| panic!("{}: heartbeat: {e}", b.name));
                 assert_eq!(renewed.len(), 1);
+            })
+        });
+    }
+
+    group.throughput(Throughput::Elements(PAGE as u64));
+    for b in &backends {
+        let held = rt
+            .block_on(b.leases.items())
+            .unwrap_or_else(|e| panic!("{}: items: {e}", b.name));
+        let lease = flowgen_runtime::state::leases::Lease {
+            item: held[0].item.clone(),
+            holder: "bench".into(),
+            token: held[0].token,
+            expires_at: held[0].expires_at.unwrap_or_default(),
+        };
+        let mut generation = 1_000_000u64;
+        group.bench_function(
+            BenchmarkId::new("links_commit_leased_page", b.name),
+            |bench| {
+                bench.iter(|| {
+                    generation += 1;
+                    let page = i64::try_from(generation % 20).unwrap_or(0);
+                    let batch = Batch {
+                        links: links(page, generation),
+                        ..Batch::default()
+                    };
+                    rt.block_on(b.leases.commit_leased(std::slice::from_ref(&lease), batch))
+                        .unwrap_or_else(|e| panic!("{}: commit_leased: {e}", b.name));
+                })
+            },
+        );
+        let mut round = 0u64;
+        group.bench_function(BenchmarkId::new("claim_creates_page", b.name), |bench| {
+            bench.iter(|| {
+                round += 1;
+                let page = claims(round);
+                let outcomes = rt
+                    .block_on(b.leases.claim_creates("bench", &page))
+                    .unwrap_or_else(|e| panic!("{}: claim: {e}", b.name));
+                assert!(outcomes.iter().all(|o| *o == ClaimOutcome::Claimed));
+                // The creates done: their links and the intents' removal, as a worker commits.
+                let batch = Batch {
+                    links: page
+                        .iter()
+                        .map(|c| Link {
+                            pair: c.intent.pair.clone(),
+                            a_id: c.intent.source_id.clone(),
+                            b_id: RecordId::from(format!("{}-made", c.intent.key)),
+                            a_hash: None,
+                            b_hash: None,
+                            orphaned: false,
+                        })
+                        .collect(),
+                    intents_done: page.iter().map(|c| c.intent.key.clone()).collect(),
+                    ..Batch::default()
+                };
+                rt.block_on(b.leases.commit_leased(std::slice::from_ref(&lease), batch))
+                    .unwrap_or_else(|e| panic!("{}: commit claims: {e}", b.name));
             })
         });
     }

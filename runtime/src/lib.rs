@@ -15,6 +15,7 @@ pub mod json_path;
 pub mod memory;
 pub mod state;
 pub mod values;
+pub mod worker;
 
 // Generated code derives and names these through the runtime, so a crate embedding the
 // generated flows depends on flowgen-runtime alone.

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use flowgen_runtime::RecordId;
-use flowgen_runtime::state::leases::{LeaseError, LocalLeases, WorkItem};
+use flowgen_runtime::state::leases::{LeaseError, LocalLeases, WorkItem, shard_cursor_entity};
 use flowgen_runtime::state::{
-    Backend, Batch, Conflict, Deferral, Intent, Leases, Link, PostgresStore, Side, SqliteStore,
-    StateStore,
+    Backend, Batch, ClaimOutcome, Conflict, CreateClaim, Deferral, Intent, Leases, Link,
+    PostgresStore, Side, SqliteStore, StateStore,
 };
 use serde_json::json;
 use sqlx::Connection;
@@ -172,6 +172,13 @@ conformance!(
     an_expired_lease_is_taken_over_and_fenced,
     an_expired_lease_nobody_took_is_still_held,
     heartbeats_extend_and_release_frees,
+    acquiring_takes_shards_of_every_entity_first,
+    shard_cursors_are_kept_apart,
+    workers_announce_expire_and_retire,
+    a_claim_grants_one_create_per_source,
+    a_claim_holds_back_a_possible_echo,
+    concurrent_claims_grant_each_source_once,
+    plain_intents_belong_to_no_worker,
 );
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -989,4 +996,319 @@ async fn backend_is_chosen_by_url_or_path() {
         .expect_err("no server on port 1");
     assert!(!dir.path().join("postgresql:").exists());
     assert!(format!("{err}").starts_with("state store"), "{err}");
+}
+
+/// A claim of `holder`'s create from `source` (side A of pair `P`, of `S/Se`) into `T/Te`.
+fn claim(
+    key: &str,
+    source: RecordId,
+    data: serde_json::Value,
+    payload: serde_json::Value,
+) -> CreateClaim {
+    CreateClaim {
+        intent: Intent {
+            key: key.into(),
+            direction: "S/Se -> T/Te".into(),
+            pair: "P".into(),
+            source_side: Side::A,
+            source_id: source,
+            target_system: "T".into(),
+            target_entity: "Te".into(),
+            payload,
+            source_hash: format!("s-{key}"),
+            target_hash: format!("t-{key}"),
+        },
+        source_system: "S".into(),
+        source_entity: "Se".into(),
+        source_data: data,
+    }
+}
+
+/// The claim of the inverse direction: a create from `source` of `T/Te` (side B) into `S/Se`.
+fn inverse_claim(key: &str, source: RecordId, data: serde_json::Value) -> CreateClaim {
+    CreateClaim {
+        intent: Intent {
+            key: key.into(),
+            direction: "T/Te -> S/Se".into(),
+            pair: "P".into(),
+            source_side: Side::B,
+            source_id: source,
+            target_system: "S".into(),
+            target_entity: "Se".into(),
+            payload: json!({}),
+            source_hash: format!("s-{key}"),
+            target_hash: format!("t-{key}"),
+        },
+        source_system: "T".into(),
+        source_entity: "Te".into(),
+        source_data: data,
+    }
+}
+
+async fn holder_of(leases: &Arc<dyn Leases>, key: &str) -> Option<Option<String>> {
+    leases
+        .claimed_intents()
+        .await
+        .expect("claimed intents")
+        .into_iter()
+        .find(|c| c.intent.key == key)
+        .map(|c| c.holder)
+}
+
+async fn acquiring_takes_shards_of_every_entity_first(f: Fixture) {
+    let items: Vec<WorkItem> = ["A", "B"]
+        .iter()
+        .flat_map(|e| (0..3).map(move |shard| WorkItem::new("S", *e, shard)))
+        .collect();
+    f.leases.register(&items).await.expect("register");
+    let first = f.leases.acquire("w1", 2, HOUR).await.expect("acquire");
+    assert_eq!(
+        first.iter().map(|l| l.item.clone()).collect::<Vec<_>>(),
+        vec![WorkItem::new("S", "A", 0), WorkItem::new("S", "B", 0)]
+    );
+    let next = f
+        .other_worker
+        .acquire("w2", 3, HOUR)
+        .await
+        .expect("acquire");
+    assert_eq!(
+        next.iter().map(|l| l.item.clone()).collect::<Vec<_>>(),
+        vec![
+            WorkItem::new("S", "A", 1),
+            WorkItem::new("S", "A", 2),
+            WorkItem::new("S", "B", 1)
+        ]
+    );
+}
+
+async fn shard_cursors_are_kept_apart(f: Fixture) {
+    let s = &f.store;
+    let (zero, one) = (
+        shard_cursor_entity("E", 0, 4),
+        shard_cursor_entity("E", 1, 4),
+    );
+    assert_ne!(zero, one);
+    assert_ne!(zero, shard_cursor_entity("E", 0, 8));
+    let batch = Batch {
+        cursors: vec![
+            ("S".into(), "E".into(), "whole".into()),
+            ("S".into(), zero.clone(), "c0".into()),
+            ("S".into(), one.clone(), "c1".into()),
+        ],
+        ..Batch::default()
+    };
+    s.commit(batch).await.expect("cursors");
+    assert_eq!(
+        s.cursor("S", "E").await.expect("c").as_deref(),
+        Some("whole")
+    );
+    assert_eq!(
+        s.cursor("S", &zero).await.expect("c").as_deref(),
+        Some("c0")
+    );
+    assert_eq!(s.cursor("S", &one).await.expect("c").as_deref(), Some("c1"));
+    assert_eq!(
+        s.cursor("S", &shard_cursor_entity("E", 2, 4))
+            .await
+            .expect("c"),
+        None
+    );
+}
+
+async fn workers_announce_expire_and_retire(f: Fixture) {
+    let (a, b) = (&f.leases, &f.other_worker);
+    assert!(a.workers().await.expect("workers").is_empty());
+    a.announce("w1", HOUR).await.expect("announce");
+    b.announce("w2", HOUR).await.expect("announce");
+    // Expired at once: not counted.
+    b.announce("w3", Duration::ZERO).await.expect("announce");
+    assert_eq!(a.workers().await.expect("workers"), vec!["w1", "w2"]);
+    assert_eq!(b.workers().await.expect("workers"), vec!["w1", "w2"]);
+    // Renewing keeps one entry; an expired worker that announces again is back.
+    a.announce("w1", HOUR).await.expect("renew");
+    b.announce("w3", HOUR).await.expect("back");
+    assert_eq!(a.workers().await.expect("workers"), vec!["w1", "w2", "w3"]);
+    a.retire("w2").await.expect("retire");
+    a.retire("nobody").await.expect("retire unknown");
+    assert_eq!(b.workers().await.expect("workers"), vec!["w1", "w3"]);
+}
+
+async fn a_claim_grants_one_create_per_source(f: Fixture) {
+    let (w1, w2) = (&f.leases, &f.other_worker);
+    assert!(
+        w1.claim_creates("w1", &[])
+            .await
+            .expect("nothing")
+            .is_empty()
+    );
+    let data = json!({"name": "Ann"});
+    let c1 = claim("k1", int(1), data.clone(), json!({"Name": "Ann"}));
+    let c2 = claim("k2", int(2), json!({"name": "Bo"}), json!({"Name": "Bo"}));
+    assert_eq!(
+        w1.claim_creates("w1", &[c1.clone(), c2.clone()])
+            .await
+            .expect("claim"),
+        vec![ClaimOutcome::Claimed, ClaimOutcome::Claimed]
+    );
+    // The claims are intents, held by their worker.
+    assert_eq!(holder_of(w1, "k1").await, Some(Some("w1".into())));
+    assert_eq!(holder_of(w2, "k2").await, Some(Some("w1".into())));
+    assert_eq!(f.store.intents().await.expect("intents").len(), 2);
+
+    // A second create of source 1, by another worker or by the same one: busy.
+    let again = claim("k1b", int(1), data.clone(), json!({"Name": "Ann"}));
+    for (leases, holder) in [(w2, "w2"), (w1, "w1")] {
+        let outcome = leases
+            .claim_creates(holder, std::slice::from_ref(&again))
+            .await
+            .expect("claim");
+        assert!(
+            matches!(&outcome[..], [ClaimOutcome::Busy(reason)] if reason.contains("in progress")),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(holder_of(w1, "k1b").await, None);
+
+    // The create done: the link and the intent's removal are one commit. Then a claim gets
+    // the link, and stores nothing.
+    let mut made = link("P", int(1), int(100));
+    made.a_hash = Some("s-k1".into());
+    let batch = Batch {
+        links: vec![made.clone()],
+        intents_done: vec!["k1".into()],
+        ..Batch::default()
+    };
+    w1.commit_leased(&[], batch).await.expect("commit");
+    assert_eq!(holder_of(w1, "k1").await, None);
+    assert_eq!(
+        w2.claim_creates("w2", &[again]).await.expect("claim"),
+        vec![ClaimOutcome::Linked(made)]
+    );
+    assert_eq!(holder_of(w2, "k1b").await, None);
+    // The same source in the other direction is another create.
+    assert_eq!(
+        w2.claim_creates("w2", &[inverse_claim("k3", int(1), json!({}))])
+            .await
+            .expect("claim"),
+        vec![ClaimOutcome::Claimed]
+    );
+}
+
+async fn a_claim_holds_back_a_possible_echo(f: Fixture) {
+    let (w1, w2) = (&f.leases, &f.other_worker);
+    // w1 creates T/Te from S/Se record 1 with these values...
+    let create = claim(
+        "k1",
+        int(1),
+        json!({"name": "Ann"}),
+        json!({"Name": "Ann", "Size": 2}),
+    );
+    assert_eq!(
+        w1.claim_creates("w1", &[create]).await.expect("claim"),
+        vec![ClaimOutcome::Claimed]
+    );
+    // ... so a T/Te record carrying them may be the one being made: w2 does not create an S/Se
+    // record from it before w1 stored its link.
+    let echo = inverse_claim(
+        "k2",
+        int(100),
+        json!({"Name": " ann ", "Size": 2.0, "Other": 1}),
+    );
+    let outcome = w2
+        .claim_creates("w2", std::slice::from_ref(&echo))
+        .await
+        .expect("claim");
+    assert!(
+        matches!(&outcome[..], [ClaimOutcome::Busy(reason)] if reason.contains("w1")),
+        "{outcome:?}"
+    );
+    // Other values, or the creating worker itself: not in the way.
+    let other = inverse_claim("k3", int(101), json!({"Name": "Bo", "Size": 2}));
+    assert_eq!(
+        w2.claim_creates("w2", &[other]).await.expect("claim"),
+        vec![ClaimOutcome::Claimed]
+    );
+    let own = inverse_claim("k4", int(102), json!({"Name": "Ann", "Size": 2}));
+    assert_eq!(
+        w1.claim_creates("w1", &[own]).await.expect("claim"),
+        vec![ClaimOutcome::Claimed]
+    );
+    // w1's link committed: the echo is linked, nothing to create.
+    let made = link("P", int(1), int(100));
+    let batch = Batch {
+        links: vec![made.clone()],
+        intents_done: vec!["k1".into()],
+        ..Batch::default()
+    };
+    w1.commit_leased(&[], batch).await.expect("commit");
+    assert_eq!(
+        w2.claim_creates("w2", &[echo]).await.expect("claim"),
+        vec![ClaimOutcome::Linked(made)]
+    );
+}
+
+async fn concurrent_claims_grant_each_source_once(f: Fixture) {
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let leases = if w % 2 == 0 {
+            f.leases.clone()
+        } else {
+            f.other_worker.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let holder = format!("w{w}");
+            let mut granted = Vec::new();
+            // Each worker claims the same eight sources, in its own order and batch size.
+            let mut sources: Vec<i64> = (0..8).collect();
+            sources.rotate_left(w);
+            for chunk in sources.chunks(1 + w % 3) {
+                let claims: Vec<CreateClaim> = chunk
+                    .iter()
+                    .map(|s| {
+                        claim(
+                            &format!("{holder}-{s}"),
+                            int(*s),
+                            json!({}),
+                            json!({"n": s}),
+                        )
+                    })
+                    .collect();
+                let outcomes = leases.claim_creates(&holder, &claims).await.expect("claim");
+                assert_eq!(outcomes.len(), claims.len());
+                for (c, o) in claims.iter().zip(outcomes) {
+                    if o == ClaimOutcome::Claimed {
+                        granted.push(c.intent.source_id.clone());
+                    }
+                }
+            }
+            granted
+        }));
+    }
+    let mut seen = HashSet::new();
+    for task in tasks {
+        for source in task.await.expect("task") {
+            assert!(seen.insert(source.clone()), "source {source} claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 8, "every source claimed once");
+    assert_eq!(f.store.intents().await.expect("intents").len(), 8);
+}
+
+async fn plain_intents_belong_to_no_worker(f: Fixture) {
+    let plain = claim("k1", int(1), json!({}), json!({"Name": "Ann"}));
+    f.store
+        .put_intents(std::slice::from_ref(&plain.intent))
+        .await
+        .expect("put");
+    assert_eq!(holder_of(&f.leases, "k1").await, Some(None));
+    // A single-process run's open create is in the way of a worker's, as any other.
+    let outcome = f
+        .leases
+        .claim_creates("w1", &[claim("k2", int(1), json!({}), json!({}))])
+        .await
+        .expect("claim");
+    assert!(
+        matches!(&outcome[..], [ClaimOutcome::Busy(reason)] if reason.contains("single-process")),
+        "{outcome:?}"
+    );
 }

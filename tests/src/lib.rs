@@ -1,2 +1,8 @@
 //! Shared helpers of the end-to-end tests.
 #![forbid(unsafe_code)]
+
+#[path = "../../runtime/tests/support/canonical.rs"]
+pub mod canonical;
+pub mod cluster;
+#[path = "../../runtime/tests/support/quiet.rs"]
+pub mod quiet;

@@ -1,8 +1,14 @@
 //! `flowgen.yaml`: where the state lives and how to reach each system.
 //!
 //! ```yaml
-//! state: flowgen.db              # SQLite state file (default flowgen.db), relative to this file
+//! state: flowgen.db              # SQLite state file (default flowgen.db), relative to this file,
+//!                                # or postgres://user@host/db for several workers
 //! page_size: 500                 # optional
+//! poll_interval: 30              # seconds between passes of `flowgen run` (default 30)
+//! run:                           # how `flowgen run` workers split the work (optional)
+//!   shards: 8                    # shards per entity; every worker of one state must agree
+//!   lease_ttl: 30                # seconds a lease lasts without a heartbeat
+//!   workers: 1                   # workers in each `flowgen run` process
 //! prefer:                        # optional, per flow name: source | target | newest
 //!   "Chargebee Customer -> Powerofficego Customers person": newest
 //! systems:
@@ -26,8 +32,10 @@
 //! A `memory-file` system is loaded before a command and saved after it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -35,6 +43,7 @@ use crate::connector::Connector;
 use crate::connectors::config::ConnectorConfig;
 use crate::flow::Prefer;
 use crate::memory::{IdKind, MemoryConnector, MemoryFileError};
+use crate::state::{Backend, StateError};
 
 /// The default configuration file.
 pub const DEFAULT_CONFIG: &str = "flowgen.yaml";
@@ -61,9 +70,13 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    state: Option<PathBuf>,
+    state: Option<String>,
     #[serde(default)]
     page_size: Option<usize>,
+    #[serde(default)]
+    poll_interval: Option<f64>,
+    #[serde(default)]
+    run: RunConfig,
     #[serde(default)]
     prefer: BTreeMap<String, Prefer>,
     /// Each system as YAML: its `kind` says which type reads the rest.
@@ -90,6 +103,114 @@ enum RawIds {
     Text,
 }
 
+/// How `flowgen run` workers split the work (`run:`); flags override each.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Shards per entity; every worker of one state must use the same count.
+    #[serde(default)]
+    pub shards: Option<u32>,
+    /// Seconds a lease lasts without a heartbeat.
+    #[serde(default)]
+    pub lease_ttl: Option<f64>,
+    /// Workers in each `flowgen run` process.
+    #[serde(default)]
+    pub workers: Option<usize>,
+}
+
+/// Where the state is: a SQLite file, or a PostgreSQL database (for several workers).
+#[derive(Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    Sqlite(PathBuf),
+    /// A `postgres://…` URL; shown with its password hidden.
+    Postgres(String),
+}
+
+impl StateLocation {
+    /// `postgres://…` and `postgresql://…` are PostgreSQL URLs; anything else is the path of
+    /// a SQLite file (an optional `sqlite://` or `sqlite:` prefix dropped), relative to `base`.
+    pub fn parse(text: &str, base: &Path) -> StateLocation {
+        let trimmed = text.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return StateLocation::Postgres(trimmed.to_string());
+        }
+        let path = ["sqlite://", "sqlite:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            // The prefix is ASCII, so its length in `lower` is its length in `trimmed`.
+            .and_then(|p| trimmed.get(p.len()..))
+            .unwrap_or(trimmed);
+        StateLocation::Sqlite(base.join(path))
+    }
+
+    /// Opens the store and its leases.
+    pub async fn open(&self) -> Result<Backend, StateError> {
+        match self {
+            StateLocation::Postgres(url) => Backend::open(url).await,
+            StateLocation::Sqlite(path) => Backend::sqlite(path).await,
+        }
+    }
+}
+
+/// `scheme://user:password@host/…?password=…` with the passwords replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut out = url[..scheme_end].to_string();
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => {
+                out.push_str(&rest[..colon]);
+                out.push_str(":***");
+                out.push_str(&rest[at..authority_end]);
+            }
+            None => out.push_str(&rest[..authority_end]),
+        },
+        None => out.push_str(&rest[..authority_end]),
+    }
+    let tail = &rest[authority_end..];
+    match tail.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            out.push_str(&params.join("&"));
+        }
+        None => out.push_str(tail),
+    }
+    out
+}
+
+impl fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StateLocation::Postgres(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+impl fmt::Debug for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StateLocation::Postgres(url) => {
+                f.debug_tuple("Postgres").field(&redact_url(url)).finish()
+            }
+        }
+    }
+}
+
 /// One configured system.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SystemConfig {
@@ -107,8 +228,11 @@ const KINDS: &str = "memory-file, chargebee, poweroffice, webcrm or rest";
 /// A read configuration, paths resolved against the file's folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub state: PathBuf,
+    pub state: StateLocation,
     pub page_size: Option<usize>,
+    /// The pause between passes of `flowgen run`.
+    pub poll_interval: Option<Duration>,
+    pub run: RunConfig,
     pub prefer: HashMap<String, Prefer>,
     pub systems: BTreeMap<String, SystemConfig>,
 }
@@ -130,10 +254,23 @@ impl Config {
     /// Parses a configuration; relative paths are taken from `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config, String> {
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
-            format!("{e} (expected keys: state, page_size, prefer, systems.<name>.{{kind, path, ids, prefix}})")
+            format!("{e} (expected keys: state, page_size, poll_interval, run.{{shards, lease_ttl, workers}}, prefer, systems.<name>.{{kind, path, ids, prefix}})")
         })?;
         if raw.page_size == Some(0) {
             return Err("page_size: must be at least 1".into());
+        }
+        let poll_interval = raw
+            .poll_interval
+            .map(|s| seconds(s, "poll_interval", 0.0))
+            .transpose()?;
+        if let Some(ttl) = raw.run.lease_ttl {
+            seconds(ttl, "run.lease_ttl", 1.0)?;
+        }
+        if raw.run.shards == Some(0) {
+            return Err("run.shards: must be at least 1".into());
+        }
+        if raw.run.workers == Some(0) {
+            return Err("run.workers: must be at least 1".into());
         }
         let mut systems = BTreeMap::new();
         for (name, value) in raw.systems {
@@ -187,12 +324,24 @@ impl Config {
             systems.insert(name, config);
         }
         Ok(Config {
-            state: base.join(raw.state.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE))),
+            state: StateLocation::parse(raw.state.as_deref().unwrap_or(DEFAULT_STATE), base),
             page_size: raw.page_size,
+            poll_interval,
+            run: raw.run,
             prefer: raw.prefer.into_iter().collect(),
             systems,
         })
     }
+}
+
+/// A duration in seconds from the configuration, at least `min`.
+pub fn seconds(value: f64, key: &str, min: f64) -> Result<Duration, String> {
+    if !value.is_finite() || value < min || value > 365.0 * 24.0 * 3600.0 {
+        return Err(format!(
+            "{key}: {value} is not a number of seconds from {min} to a year"
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
 }
 
 /// Connectors by system name.
@@ -265,7 +414,7 @@ mod tests {
     fn parses_and_resolves_paths() {
         let text = "state: s.db\nsystems:\n  Chargebee: { kind: memory-file, path: cb.json, prefix: cb_ }\n  Powerofficego: { kind: memory-file, path: po.json, ids: int }\nprefer:\n  F: source\n";
         let c = Config::parse(text, Path::new("/x")).expect("config");
-        assert_eq!(c.state, PathBuf::from("/x/s.db"));
+        assert_eq!(c.state, StateLocation::Sqlite(PathBuf::from("/x/s.db")));
         assert_eq!(
             c.systems["Chargebee"],
             SystemConfig::MemoryFile {
@@ -277,7 +426,56 @@ mod tests {
         );
         assert_eq!(c.prefer["F"], Prefer::Source);
         let d = Config::parse("systems: {}", Path::new("/x")).expect("config");
-        assert_eq!(d.state, PathBuf::from("/x/flowgen.db"));
+        assert_eq!(
+            d.state,
+            StateLocation::Sqlite(PathBuf::from("/x/flowgen.db"))
+        );
+        assert_eq!((d.poll_interval, &d.run), (None, &RunConfig::default()));
+    }
+
+    #[test]
+    fn postgres_state_and_run_settings() {
+        let text = "state: postgres://flow:s3cret@db.example:5432/flowgen\npoll_interval: 2.5\nrun: { shards: 4, lease_ttl: 10, workers: 2 }\n";
+        let c = Config::parse(text, Path::new("/x")).expect("config");
+        assert_eq!(
+            c.state,
+            StateLocation::Postgres("postgres://flow:s3cret@db.example:5432/flowgen".into())
+        );
+        // The password never shows.
+        assert_eq!(
+            c.state.to_string(),
+            "postgres://flow:***@db.example:5432/flowgen"
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(c.poll_interval, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            c.run,
+            RunConfig {
+                shards: Some(4),
+                lease_ttl: Some(10.0),
+                workers: Some(2)
+            }
+        );
+        assert_eq!(
+            StateLocation::parse("sqlite:rel.db", Path::new("/x")),
+            StateLocation::Sqlite(PathBuf::from("/x/rel.db"))
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/d?sslmode=disable&password=x"),
+            "postgres://u@h/d?sslmode=disable&password=***"
+        );
+        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(redact_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+        for (text, key) in [
+            ("poll_interval: -1\n", "poll_interval"),
+            ("run: { lease_ttl: 0.1 }\n", "run.lease_ttl"),
+            ("run: { shards: 0 }\n", "run.shards"),
+            ("run: { workers: 0 }\n", "run.workers"),
+            ("run: { shard: 3 }\n", "shard"),
+        ] {
+            let e = Config::parse(text, Path::new(".")).expect_err(text);
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

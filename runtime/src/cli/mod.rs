@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 mod docs;
 mod generate;
+pub mod run;
 pub mod sandbox;
 pub mod sync;
 
@@ -37,6 +38,9 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Synchronize the configured systems (`--once` for a single run).
     Sync(sync::SyncArgs),
+    /// Synchronize continuously as workers that split the work (several processes share a
+    /// postgres:// state); SIGINT or SIGTERM stops gracefully.
+    Run(run::RunArgs),
     /// Show what a sync run would create, update, link and defer, writing nothing.
     Plan(sync::PlanArgs),
     /// Per flow: linked records, deferred records, dead letters, conflicts; the last run.
@@ -98,6 +102,7 @@ pub fn run_with(cli: Cli, registry: Option<fn() -> crate::flow::Registry>) -> u8
     };
     match cli.command {
         Command::Sync(args) => flows("sync").map_or_else(|c| c, |r| sync::sync(args, r)),
+        Command::Run(args) => flows("run").map_or_else(|c| c, |r| run::run(args, r)),
         Command::Plan(args) => flows("plan").map_or_else(|c| c, |r| sync::plan(args, r)),
         Command::Status(args) => flows("status").map_or_else(|c| c, |r| sync::status(args, r)),
         Command::Links(args) => flows("links").map_or_else(|c| c, |r| sync::links(args, r)),

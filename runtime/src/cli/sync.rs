@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::config::{Config, DEFAULT_CONFIG, Systems};
+use super::config::{Config, DEFAULT_CONFIG, StateLocation, Systems};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::engine::{Engine, EngineOptions, Plan, RunReport};
 use crate::flow::Registry;
-use crate::state::{SqliteStore, StateStore};
+use crate::state::Leases;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -29,9 +29,9 @@ pub struct Common {
     /// The configuration file (systems and state).
     #[arg(long, default_value = DEFAULT_CONFIG, value_name = "PATH")]
     pub config: PathBuf,
-    /// The SQLite state file (overrides `state:` of the configuration).
-    #[arg(long, value_name = "PATH")]
-    pub state: Option<PathBuf>,
+    /// The state: a SQLite file, or a postgres://… URL (overrides `state:` of the configuration).
+    #[arg(long, value_name = "PATH|URL", value_parser = state_flag)]
+    pub state: Option<StateLocation>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -93,13 +93,25 @@ pub enum DeadLettersCommand {
     },
 }
 
-/// A loaded configuration, its systems and the engine over them.
-struct Loaded {
-    engine: Engine,
-    systems: Systems,
+/// `--state`: a path is relative to the working directory (the configuration's `state:` to
+/// its file). Kept as a [`StateLocation`], whose `Debug` hides a password.
+fn state_flag(text: &str) -> Result<StateLocation, String> {
+    if text.trim().is_empty() {
+        return Err("give a SQLite file path or a postgres:// URL".into());
+    }
+    Ok(StateLocation::parse(text, Path::new("")))
 }
 
-fn fail(message: impl std::fmt::Display) -> u8 {
+/// A loaded configuration, its systems and the engine over them.
+pub(super) struct Loaded {
+    pub(super) engine: Engine,
+    pub(super) systems: Systems,
+    pub(super) leases: Arc<dyn Leases>,
+    pub(super) config: Config,
+    pub(super) state: StateLocation,
+}
+
+pub(super) fn fail(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     EXIT_FINDINGS
 }
@@ -111,7 +123,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|e| fail(format!("cannot start the async runtime: {e}")))
 }
 
-async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8> {
+pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8> {
     let config = Config::load(&common.config).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_USAGE
@@ -119,9 +131,10 @@ async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8>
     let registry = registry();
     let (systems, connectors) = Systems::open_for(&config, &registry).map_err(fail)?;
     let state = common.state.clone().unwrap_or_else(|| config.state.clone());
-    let store = SqliteStore::open(&state)
+    let backend = state
+        .open()
         .await
-        .map_err(|e| fail(format!("{}: {e}", state.display())))?;
+        .map_err(|e| fail(format!("{state}: {e}")))?;
     let mut options = EngineOptions {
         prefer: config.prefer.clone(),
         ..EngineOptions::default()
@@ -141,13 +154,33 @@ async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8>
         );
         return Err(EXIT_USAGE);
     }
-    let engine = Engine::new(
-        registry,
-        connectors,
-        Arc::new(store) as Arc<dyn StateStore>,
-        options,
-    );
-    Ok(Loaded { engine, systems })
+    let engine = Engine::new(registry, connectors, backend.store, options);
+    Ok(Loaded {
+        engine,
+        systems,
+        leases: backend.leases,
+        config,
+        state,
+    })
+}
+
+/// `sync` and `dead-letters retry` create without claims (see `crate::state::claims`): beside
+/// running workers they could create what a worker is creating, so they refuse.
+async fn refuse_beside_workers(loaded: &Loaded) -> Result<(), u8> {
+    match loaded.leases.workers().await {
+        Ok(workers) if workers.is_empty() => Ok(()),
+        Ok(workers) => {
+            eprintln!(
+                "error: {} `flowgen run` worker{} running on {} ({}): stop them first (they sync already)",
+                workers.len(),
+                if workers.len() == 1 { " is" } else { "s are" },
+                loaded.state,
+                workers.join(", ")
+            );
+            Err(EXIT_USAGE)
+        }
+        Err(e) => Err(fail(e)),
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> u8 {
@@ -287,6 +320,9 @@ pub fn sync(args: SyncArgs, registry: fn() -> Registry) -> u8 {
             Ok(l) => l,
             Err(code) => return code,
         };
+        if let Err(code) = refuse_beside_workers(&loaded).await {
+            return code;
+        }
         loop {
             let code = match loaded.engine.sync_once().await {
                 Ok(report) => finish_report(&loaded, &report, args.common.output),
@@ -494,6 +530,9 @@ pub fn dead_letters(args: DeadLettersArgs, registry: fn() -> Registry) -> u8 {
                     Ok(l) => l,
                     Err(code) => return code,
                 };
+                if let Err(code) = refuse_beside_workers(&loaded).await {
+                    return code;
+                }
                 let ids = (!ids.is_empty()).then_some(ids.as_slice());
                 match loaded.engine.retry_dead_letters(ids).await {
                     Ok(report) => {

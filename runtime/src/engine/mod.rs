@@ -12,6 +12,7 @@ pub mod hashing;
 pub mod order;
 pub mod plan;
 pub mod retry;
+pub mod scope;
 mod sync;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,11 +23,13 @@ use serde::Serialize;
 
 use crate::connector::{Connector, ConnectorError};
 use crate::flow::{EntityKey, Prefer, Registry};
+use crate::state::leases::LeaseError;
 use crate::state::{StateError, StateStore};
 
 pub use order::{Direction, Pair, Topology};
 pub use plan::Plan;
 pub use retry::RetryPolicy;
+pub use scope::{ItemScope, Stop};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -64,6 +67,9 @@ pub enum EngineError {
     Aborted(ConnectorError),
     #[error("no dead letter with id {0}")]
     NoSuchDeadLetter(i64),
+    /// A worker's lease was lost mid-run (see [`ItemScope`]): the page was not committed.
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
 }
 
 /// What one direction did in a run.
@@ -200,6 +206,14 @@ impl Engine {
                 .await?;
         }
         result.map(|()| report)
+    }
+
+    /// One run over one work item under its lease (see [`ItemScope`]): the records of one
+    /// shard of one entity. Workers ([`crate::worker`]) call it and record their runs.
+    pub async fn sync_item(&self, scope: &ItemScope) -> Result<RunReport, EngineError> {
+        let mut ctx = sync::RunCtx::new(self, false).await?.with_scope(scope);
+        ctx.run().await?;
+        Ok(ctx.into_report())
     }
 
     /// What a run would do now, writing nothing.

@@ -9,11 +9,14 @@ use serde_json::Value;
 use super::conflict::incoming_wins;
 use super::hashing::hash;
 use super::plan::{Plan, PlannedCreate, PlannedDeferral, PlannedLink, PlannedUpdate, PropertyDiff};
+use super::scope::ItemScope;
 use super::{Engine, EngineError, FlowCounts, RunReport};
 use crate::connector::{Connector, ConnectorError, ErrorKind, RemoteRecord};
 use crate::flow::{CreatePolicy, DynFlow, EntityKey, Links, MapError, RecordId};
 use crate::json_path;
-use crate::state::{Batch, Conflict, DeadLetter, Deferral, Intent, Link, Side};
+use crate::state::{
+    Batch, ClaimOutcome, Conflict, CreateClaim, DeadLetter, Deferral, Intent, Link, Side,
+};
 
 /// How deep `when_connected` creates may nest (a created record's own references).
 const MAX_DEPTH: usize = 4;
@@ -63,6 +66,10 @@ pub(super) struct RunCtx<'e> {
     known_deferred: HashSet<(String, RecordId)>,
     known_dead: HashSet<(String, RecordId)>,
     placeholders: u64,
+    /// A worker's run over one work item; `None`: every record, plain commits.
+    scope: Option<&'e ItemScope>,
+    /// The source values of queued creates by intent key, for their claims (workers only).
+    pending_data: HashMap<String, Value>,
 }
 
 fn aborted(e: ConnectorError) -> Result<ConnectorError, EngineError> {
@@ -108,7 +115,23 @@ impl<'e> RunCtx<'e> {
             known_deferred,
             known_dead,
             placeholders: 0,
+            scope: None,
+            pending_data: HashMap::new(),
         })
+    }
+
+    pub(super) fn with_scope(mut self, scope: &'e ItemScope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    fn stopping(&self) -> bool {
+        self.scope.is_some_and(|s| s.stopping())
+    }
+
+    /// Whether record `id` of `entity` is this run's to process.
+    fn in_scope(&self, entity: EntityKey, id: &RecordId) -> bool {
+        self.scope.is_none_or(|s| s.holds(entity, id))
     }
 
     pub(super) fn into_report(self) -> RunReport {
@@ -145,15 +168,21 @@ impl<'e> RunCtx<'e> {
         }
         for stored in engine.store.deferrals().await? {
             if let Some(di) = engine.topology.direction(&stored.direction)
+                && self.in_scope(engine.topology.directions[di].from, &stored.record_id)
                 && self.deferred_set.insert((di, stored.record_id.clone()))
             {
                 self.deferred.push((di, stored.record_id, stored.reason));
             }
         }
         for entity in &engine.topology.order {
+            if self.scope.is_some_and(|s| !s.is_entity(*entity)) {
+                continue;
+            }
             self.read_entity(*entity).await?;
         }
-        self.retry_deferred().await?;
+        if !self.stopping() {
+            self.retry_deferred().await?;
+        }
         for (di, id, reason) in &self.deferred {
             self.batch.deferred.push(Deferral {
                 direction: engine.topology.directions[*di].name.clone(),
@@ -173,7 +202,12 @@ impl<'e> RunCtx<'e> {
         if directions.is_empty() {
             return Ok(());
         }
-        let mut cursor = engine.store.cursor(entity.system, entity.entity).await?;
+        // A worker reads from the cursor of its shard.
+        let cursor_key = match self.scope {
+            Some(scope) => scope.cursor_entity(),
+            None => entity.entity.to_string(),
+        };
+        let mut cursor = engine.store.cursor(entity.system, &cursor_key).await?;
         loop {
             let page = engine
                 .options
@@ -184,7 +218,7 @@ impl<'e> RunCtx<'e> {
                         .await
                 })
                 .await;
-            let page = match page {
+            let mut page = match page {
                 Ok(page) => page,
                 Err(e) => {
                     let e = aborted(e)?;
@@ -193,6 +227,9 @@ impl<'e> RunCtx<'e> {
                     return Ok(());
                 }
             };
+            if let Some(scope) = self.scope {
+                page.records.retain(|r| scope.holds(entity, &r.id));
+            }
             for di in &directions {
                 let d = &engine.topology.directions[*di];
                 let ids: Vec<RecordId> = page.records.iter().map(|r| r.id.clone()).collect();
@@ -207,13 +244,13 @@ impl<'e> RunCtx<'e> {
             if let Some(next) = page.cursor {
                 self.batch.cursors.push((
                     entity.system.to_string(),
-                    entity.entity.to_string(),
+                    cursor_key.clone(),
                     next.clone(),
                 ));
                 cursor = Some(next);
             }
             self.flush().await?;
-            if !page.more {
+            if !page.more || self.stopping() {
                 return Ok(());
             }
         }
@@ -223,7 +260,7 @@ impl<'e> RunCtx<'e> {
     async fn retry_deferred(&mut self) -> Result<(), EngineError> {
         let engine = self.engine;
         for _ in 0..engine.options.deferral_rounds {
-            if self.deferred.is_empty() {
+            if self.deferred.is_empty() || self.stopping() {
                 break;
             }
             let queue = std::mem::take(&mut self.deferred);
@@ -289,7 +326,25 @@ impl<'e> RunCtx<'e> {
     /// idempotency key, or look for the record by its values, and store the link.
     async fn reconcile_intents(&mut self) -> Result<(), EngineError> {
         let engine = self.engine;
-        let intents = engine.store.intents().await?;
+        let intents = match self.scope {
+            None => engine.store.intents().await?,
+            // A worker leaves the intents of live workers to them (their creates may be in
+            // flight) and those of other items to their holders.
+            Some(scope) => scope
+                .leases
+                .claimed_intents()
+                .await?
+                .into_iter()
+                // Intents of flows this worker does not run are another configuration's.
+                .filter(|c| {
+                    engine
+                        .topology
+                        .direction(&c.intent.direction)
+                        .is_some_and(|di| scope.reconciles(c, engine.topology.directions[di].from))
+                })
+                .map(|c| c.intent)
+                .collect(),
+        };
         for intent in intents {
             let Some(di) = engine.topology.direction(&intent.direction) else {
                 self.batch.intents_done.push(intent.key);
@@ -387,7 +442,9 @@ impl<'e> RunCtx<'e> {
             self.batch = Batch::default();
             return Ok(());
         }
-        if !self.pending.is_empty() {
+        if let Some(scope) = self.scope {
+            self.claim_pending(scope).await?;
+        } else if !self.pending.is_empty() {
             let intents: Vec<Intent> = self.pending.iter().map(|(_, i)| i.clone()).collect();
             engine.store.put_intents(&intents).await?;
         }
@@ -397,10 +454,59 @@ impl<'e> RunCtx<'e> {
         self.pending_sources.clear();
         let mut batch = std::mem::take(&mut self.batch);
         batch.links = self.batch_links.drain().map(|(_, l)| l).collect();
-        engine.store.commit(batch).await?;
+        match self.scope {
+            // Fenced: nothing is written once another worker took the item over.
+            Some(scope) => {
+                scope
+                    .leases
+                    .commit_leased(std::slice::from_ref(&scope.lease), batch)
+                    .await?
+            }
+            None => engine.store.commit(batch).await?,
+        }
         // The store now holds what the cache knew: dropping it keeps memory flat.
         self.cache.clear();
         Ok(())
+    }
+
+    /// A worker claims its queued creates; the ones another create stands in the way of
+    /// wait (deferred) and are synchronized again once it is linked.
+    async fn claim_pending(&mut self, scope: &ItemScope) -> Result<(), EngineError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let claims: Vec<CreateClaim> = pending
+            .iter()
+            .map(|(di, intent)| {
+                let data = self.pending_data.remove(&intent.key);
+                self.claim_of(*di, intent, data.unwrap_or(Value::Null))
+            })
+            .collect();
+        let outcomes = scope.leases.claim_creates(&scope.holder, &claims).await?;
+        for ((di, intent), outcome) in pending.into_iter().zip(outcomes) {
+            match outcome {
+                ClaimOutcome::Claimed => self.pending.push((di, intent)),
+                ClaimOutcome::Linked(_) => {
+                    let reason = "linked by another worker meanwhile".to_string();
+                    self.defer(di, &intent.source_id, reason);
+                }
+                ClaimOutcome::Busy(reason) => {
+                    self.defer(di, &intent.source_id, reason);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn claim_of(&self, di: usize, intent: &Intent, source_data: Value) -> CreateClaim {
+        let d = &self.engine.topology.directions[di];
+        CreateClaim {
+            intent: intent.clone(),
+            source_system: d.from.system.to_string(),
+            source_entity: d.from.entity.to_string(),
+            source_data,
+        }
     }
 
     async fn perform_create(&mut self, di: usize, intent: Intent) -> Result<Outcome, EngineError> {
@@ -1045,12 +1151,35 @@ impl<'e> RunCtx<'e> {
         let forced_now = d.create != CreatePolicy::Always;
         if forced_now {
             // A connected record needs the id now: store the intent, then create.
-            engine
-                .store
-                .put_intents(std::slice::from_ref(&intent))
-                .await?;
+            if let Some(scope) = self.scope {
+                // The record may be of another worker's shard: claim it first.
+                let claim = self.claim_of(di, &intent, record.data.clone());
+                let outcome = scope
+                    .leases
+                    .claim_creates(&scope.holder, std::slice::from_ref(&claim))
+                    .await?
+                    .pop();
+                match outcome {
+                    Some(ClaimOutcome::Claimed) => {}
+                    Some(ClaimOutcome::Linked(link)) => {
+                        self.cache_link(d.pair, link);
+                        return Ok(Outcome::Linked);
+                    }
+                    // The connected record waits (its reference is unlinked) and comes back.
+                    Some(ClaimOutcome::Busy(_)) | None => return Ok(Outcome::Deferred),
+                }
+            } else {
+                engine
+                    .store
+                    .put_intents(std::slice::from_ref(&intent))
+                    .await?;
+            }
             self.perform_create(di, intent).await
         } else {
+            if self.scope.is_some() {
+                self.pending_data
+                    .insert(intent.key.clone(), record.data.clone());
+            }
             self.pending_sources
                 .insert((d.pair, from_side, record.id.clone()));
             self.pending.push((di, intent));

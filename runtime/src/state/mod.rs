@@ -14,10 +14,15 @@
 //! | `conflicts` | `id` | both sides changed: the winner, and the loser's values |
 //! | `runs` | `id` | run history with the report as JSON |
 //!
+//! The PostgreSQL store (`runtime/migrations/postgres/`) has the same tables, plus what
+//! several workers share: `leases` (work items and their holders, [`leases`]), `workers` (who
+//! is alive) and an intent's `holder` (the worker that claimed the create, [`claims`]).
+//!
 //! A *pair* is the unordered pair of entities a flow and its inverse link, written
 //! `System/Entity|System/Entity` with the smaller entity first (side A). Record ids are
 //! stored as their JSON text (`12`, `"cb_1"`), so integer and string ids keep their type.
 
+pub mod claims;
 pub mod leases;
 pub mod postgres;
 pub mod sqlite;
@@ -32,6 +37,7 @@ use serde_json::Value;
 
 use crate::flow::RecordId;
 
+pub use claims::{ClaimOutcome, ClaimedIntent, CreateClaim};
 pub use leases::{Backend, Leases};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -130,7 +130,7 @@ fn runs_without_duplicates<'a, T, K: Eq + Hash>(
     runs
 }
 
-fn link_from_row(row: &PgRow) -> Result<Link, StateError> {
+pub(crate) fn link_from_row(row: &PgRow) -> Result<Link, StateError> {
     Ok(Link {
         pair: row.try_get("pair")?,
         a_id: id_from_text(&row.try_get::<String, _>("a_id")?)?,
@@ -146,6 +146,77 @@ async fn counts_by(pool: &PgPool, sql: &str) -> Result<HashMap<String, i64>, Sta
     rows.iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect()
+}
+
+/// The columns of an [`Intent`], as [`intent_from_row`] reads them.
+pub(crate) const INTENT_COLUMNS: &str = "key, direction, pair, source_side, source_id, \
+     target_system, target_entity, payload, source_hash, target_hash";
+/// Intents in the order they were stored.
+pub(crate) const INTENT_ORDER: &str = "ORDER BY created_at, key COLLATE \"C\"";
+
+pub(crate) fn intent_from_row(r: &PgRow) -> Result<Intent, StateError> {
+    Ok(Intent {
+        key: r.try_get("key")?,
+        direction: r.try_get("direction")?,
+        pair: r.try_get("pair")?,
+        source_side: side_from_text(&r.try_get::<String, _>("source_side")?)?,
+        source_id: id_from_text(&r.try_get::<String, _>("source_id")?)?,
+        target_system: r.try_get("target_system")?,
+        target_entity: r.try_get("target_entity")?,
+        payload: json_from_text("intent payload", &r.try_get::<String, _>("payload")?)?,
+        source_hash: r.try_get("source_hash")?,
+        target_hash: r.try_get("target_hash")?,
+    })
+}
+
+/// Stores `intents` inside `tx`, claimed by `holder` (a worker) or by nobody (`flowgen sync`).
+pub(crate) async fn insert_intents(
+    tx: &mut Transaction<'_, Postgres>,
+    intents: &[Intent],
+    holder: Option<&str>,
+) -> Result<(), StateError> {
+    let now = Utc::now();
+    for run in runs_without_duplicates(intents, |i| i.key.as_str()) {
+        let mut cols: [Vec<String>; 10] = Default::default();
+        for i in run {
+            let values = [
+                i.key.clone(),
+                i.direction.clone(),
+                i.pair.clone(),
+                side_text(i.source_side).to_string(),
+                id_text(&i.source_id),
+                i.target_system.clone(),
+                i.target_entity.clone(),
+                i.payload.to_string(),
+                i.source_hash.clone(),
+                i.target_hash.clone(),
+            ];
+            for (col, value) in cols.iter_mut().zip(values) {
+                col.push(value);
+            }
+        }
+        let mut q = sqlx::query(
+            "INSERT INTO intents (key, direction, pair, source_side, source_id, \
+             target_system, target_entity, payload, source_hash, target_hash, created_at, holder) \
+             SELECT key, direction, pair, source_side, source_id, target_system, \
+             target_entity, payload, source_hash, target_hash, $11, $12 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+             AS t(key, direction, pair, source_side, source_id, target_system, \
+             target_entity, payload, source_hash, target_hash) \
+             ON CONFLICT (key) DO UPDATE SET direction = excluded.direction, \
+             pair = excluded.pair, source_side = excluded.source_side, \
+             source_id = excluded.source_id, target_system = excluded.target_system, \
+             target_entity = excluded.target_entity, payload = excluded.payload, \
+             source_hash = excluded.source_hash, target_hash = excluded.target_hash, \
+             created_at = excluded.created_at, holder = excluded.holder",
+        );
+        for col in cols {
+            q = q.bind(col);
+        }
+        q.bind(now).bind(holder).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Writes `batch` inside `tx`, in the order SQLite does (so a key both deferred and undeferred,
@@ -390,75 +461,19 @@ impl StateStore for PostgresStore {
         if intents.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        for run in runs_without_duplicates(intents, |i| i.key.as_str()) {
-            let mut cols: [Vec<String>; 10] = Default::default();
-            for i in run {
-                let values = [
-                    i.key.clone(),
-                    i.direction.clone(),
-                    i.pair.clone(),
-                    side_text(i.source_side).to_string(),
-                    id_text(&i.source_id),
-                    i.target_system.clone(),
-                    i.target_entity.clone(),
-                    i.payload.to_string(),
-                    i.source_hash.clone(),
-                    i.target_hash.clone(),
-                ];
-                for (col, value) in cols.iter_mut().zip(values) {
-                    col.push(value);
-                }
-            }
-            let mut q = sqlx::query(
-                "INSERT INTO intents (key, direction, pair, source_side, source_id, \
-                 target_system, target_entity, payload, source_hash, target_hash, created_at) \
-                 SELECT key, direction, pair, source_side, source_id, target_system, \
-                 target_entity, payload, source_hash, target_hash, $11 \
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
-                 AS t(key, direction, pair, source_side, source_id, target_system, \
-                 target_entity, payload, source_hash, target_hash) \
-                 ON CONFLICT (key) DO UPDATE SET direction = excluded.direction, \
-                 pair = excluded.pair, source_side = excluded.source_side, \
-                 source_id = excluded.source_id, target_system = excluded.target_system, \
-                 target_entity = excluded.target_entity, payload = excluded.payload, \
-                 source_hash = excluded.source_hash, target_hash = excluded.target_hash, \
-                 created_at = excluded.created_at",
-            );
-            for col in cols {
-                q = q.bind(col);
-            }
-            q.bind(now).execute(&mut *tx).await?;
-        }
+        insert_intents(&mut tx, intents, None).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn intents(&self) -> Result<Vec<Intent>, StateError> {
-        let rows = sqlx::query(
-            "SELECT key, direction, pair, source_side, source_id, target_system, target_entity, \
-             payload, source_hash, target_hash FROM intents ORDER BY created_at, key COLLATE \"C\"",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM intents {INTENT_ORDER}"
+        ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Intent {
-                    key: r.try_get("key")?,
-                    direction: r.try_get("direction")?,
-                    pair: r.try_get("pair")?,
-                    source_side: side_from_text(&r.try_get::<String, _>("source_side")?)?,
-                    source_id: id_from_text(&r.try_get::<String, _>("source_id")?)?,
-                    target_system: r.try_get("target_system")?,
-                    target_entity: r.try_get("target_entity")?,
-                    payload: json_from_text("intent payload", &r.try_get::<String, _>("payload")?)?,
-                    source_hash: r.try_get("source_hash")?,
-                    target_hash: r.try_get("target_hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(intent_from_row).collect()
     }
 
     async fn deferrals(&self) -> Result<Vec<Deferral>, StateError> {

@@ -1,7 +1,9 @@
 //! Test worlds: memory systems for Chargebee and Powerofficego, a SQLite state file.
 #![allow(dead_code)]
 
+pub mod canonical;
 pub mod flows;
+pub mod quiet;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -189,6 +189,7 @@ pub fn connectors(sandbox: &Sandbox, registry: &Registry) -> HashMap<String, Arc
             let options = BuildOptions {
                 env: &env,
                 properties: document_properties(registry, name),
+                types: flowgen_runtime::cli::demo::document_types(registry, name),
             };
             (
                 name.clone(),

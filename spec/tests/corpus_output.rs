@@ -40,11 +40,12 @@ fn the_corpus_spec_is_unchanged() {
     assert!(back == spec, "the spec does not survive a JSON round trip");
 }
 
-/// `build_spec` reads documents on several threads and runs the cascade search beside
-/// the checks; the spec must be the one of doing everything in order on one thread.
+/// `build_spec` reads documents on several threads and resolves on two (the catalog side
+/// beside the flow side); the spec must be the one of doing everything in order on one
+/// thread.
 #[test]
 fn threads_give_the_spec_of_one_thread() {
-    // Large enough for both parallel parts (≥ 256 KB of documents, ≥ 1,000 flows).
+    // Large enough for both parallel parts (≥ 256 KB of documents, ≥ 1,000 sections).
     let docs = corpus::generate(400, 7);
     let sources = Sources::from_memory(docs.iter().map(|(n, t)| (n.as_str(), t.as_bytes())));
     let parallel = build_spec(&sources);

@@ -38,6 +38,8 @@ pub struct SyncResult {
     pub second_run_writes: u64,
     pub vm_hwm_kib: u64,
     pub dead_letters: u64,
+    /// The SQLite state file after the runs (its page cache is capped at 32 MiB).
+    pub state_kib: u64,
 }
 
 /// The tables the `--subset` run seeds: a flow each way between two APIs (Chargebee
@@ -159,6 +161,16 @@ async fn sync(child: &SandboxProcess, records: usize, subset_only: bool) -> Sync
         .await
         .map(|d| d.len() as u64)
         .unwrap_or(0);
+    let state_kib = std::fs::read_dir(dir.path())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+                / 1024
+        })
+        .unwrap_or(0);
 
     println!(
         "sync, {} records per {}, limits off, no latency: run 1 {:.2} s wall, {:.2} s CPU (sync process), {:.2} s CPU (sandbox process)",
@@ -229,10 +241,11 @@ async fn sync(child: &SandboxProcess, records: usize, subset_only: bool) -> Sync
         }
     }
     println!(
-        "  run 2 (nothing changed): {:.2} s, {} writes; VmHWM {} KiB",
+        "  run 2 (nothing changed): {:.2} s, {} writes; VmHWM {} KiB; state files {} KiB",
         second_wall.as_secs_f64(),
         second.total().writes,
-        proc::vm_kib("VmHWM")
+        proc::vm_kib("VmHWM"),
+        state_kib
     );
     SyncResult {
         records_per_entity: records,
@@ -246,6 +259,7 @@ async fn sync(child: &SandboxProcess, records: usize, subset_only: bool) -> Sync
         second_run_writes: second.total().writes,
         vm_hwm_kib: proc::vm_kib("VmHWM"),
         dead_letters: dead,
+        state_kib,
     }
 }
 
@@ -282,17 +296,19 @@ pub fn memory(args: &[String]) {
     }
     println!("\npeak memory of the sync process (VmHWM), sandbox in another process:");
     println!(
-        "  {:>10} {:>10} {:>8} {:>10} {:>10} {:>9}",
-        "records", "read", "writes", "wall s", "rec/s", "VmHWM MiB"
+        "  {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>10} {:>9}",
+        "records", "read", "writes", "wall s", "rec/s", "CPU s", "state MiB", "VmHWM MiB"
     );
     for r in &results {
         println!(
-            "  {:>10} {:>10} {:>8} {:>10.1} {:>10.0} {:>9.1}",
+            "  {:>10} {:>10} {:>8} {:>10.1} {:>10.0} {:>8.1} {:>10.1} {:>9.1}",
             r.records_per_entity,
             r.records_read,
             r.writes,
             r.wall_s,
             r.records_read as f64 / r.wall_s,
+            r.cpu_s,
+            r.state_kib as f64 / 1024.0,
             r.vm_hwm_kib as f64 / 1024.0
         );
     }

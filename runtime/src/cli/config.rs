@@ -495,6 +495,37 @@ mod tests {
     }
 
     #[test]
+    fn defaults_and_markers_are_checked_when_read() {
+        let good = "systems:\n  Po:\n    kind: poweroffice\n    application_key_env: A\n    client_key_env: C\n    subscription_key_env: S\n    defaults:\n      Customers person: { Name: [\"{FirstName} {LastName}\", \"Person {$ref}\"] }\n    markers: { Customers: ExternalImportReference, Employees: \"\" }\n";
+        let c = Config::parse(good, Path::new(".")).expect("config");
+        let SystemConfig::Http(http) = &c.systems["Po"] else {
+            panic!("http system")
+        };
+        let options = http.create_options("Po").expect("options");
+        assert_eq!(
+            options.markers.get("customers").map(String::as_str),
+            Some("ExternalImportReference")
+        );
+        assert!(
+            !options.markers.contains_key("employees"),
+            "\"\" turns a marker off"
+        );
+        assert!(
+            options.markers.contains_key("product"),
+            "PowerOffice Go's default markers stay"
+        );
+        let bad_template = good.replace("{$ref}", "{$who}");
+        let e = Config::parse(&bad_template, Path::new(".")).expect_err("bad template");
+        assert!(
+            e.contains("systems.Po") && e.contains("defaults.Customers person.Name"),
+            "{e}"
+        );
+        let bad_marker = good.replace("ExternalImportReference", "Mail.Address");
+        let e = Config::parse(&bad_marker, Path::new(".")).expect_err("bad marker");
+        assert!(e.contains("markers.Customers"), "{e}");
+    }
+
+    #[test]
     fn http_errors_name_the_system_and_key() {
         let e = Config::parse(
             "systems:\n  Cb: { kind: chargebee, site: s }\n",

@@ -6,7 +6,8 @@
 //! then flows and the catalog together (one pass over the tables), then references (they
 //! need every entity of a system), inverses (they need every flow) and cascades (they need
 //! inverses). Everything is deterministic: documents are taken in file-name order and
-//! flows in document order.
+//! flows in document order. With enough sections the catalog side and the flow side run
+//! on two threads once the catalog is fed; their findings are joined in the order above.
 
 mod cascades;
 mod catalog;
@@ -15,7 +16,8 @@ mod inverses;
 mod references;
 mod systems;
 
-use std::sync::mpsc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, mpsc};
 
 use crate::ast;
 use crate::model::{self, Diagnostic, SPEC_VERSION, Spec};
@@ -31,7 +33,8 @@ pub fn resolve(
 }
 
 /// [`resolve`], then [`crate::check::check`]: the same spec, sooner on a machine with
-/// several cores (the cascade search runs beside the checks).
+/// several cores (the catalog is finished and the flows checked on a second thread while
+/// the flows are built and the cascades searched).
 pub fn resolve_and_check(
     documents: Vec<ast::Document>,
     overrides: Option<&Overrides>,
@@ -65,45 +68,42 @@ fn run(
             }
         })
         .collect();
-    let parallel =
-        sections.iter().map(Vec::len).sum::<usize>() >= PARALLEL_MIN_FLOWS && crate::cores() > 1;
-    let (catalog, mut flows, links) =
-        catalog_and_flows(sections, &documents, parallel, &mut diagnostics);
-    // From here on the catalog side (types, references, checks) and the flow side
-    // (cascades) only read the flows: with enough of them, the flow side runs on a second
-    // thread. The findings are joined in the order of running it all in turn.
-    let flow_side = || {
-        let mut found = Vec::new();
-        let inverse = inverses::by_flow(flows.len(), &links.pairs);
-        let cascades = cascades::find(&flows, &inverse, &mut found);
-        (cascades, found)
-    };
-    let catalog_side = || {
-        let mut found = Vec::new();
-        let mut systems = catalog.finish(&mut found);
-        references::assign(&mut systems, overrides, &mut found);
-        let checked = if check {
-            crate::check::findings(&flows, &systems)
-        } else {
-            Vec::new()
-        };
-        (systems, found, checked)
-    };
-    let ((cascades, cascade_findings), (systems, catalog_findings, checked)) =
-        beside(parallel, flow_side, catalog_side);
-    inverses::apply(&mut flows, &links.pairs);
-    diagnostics.extend(catalog_findings);
-    diagnostics.extend(links.found);
-    diagnostics.extend(cascade_findings);
-    diagnostics.extend(checked);
+    let count: usize = sections.iter().map(Vec::len).sum();
+    let parallel = count >= PARALLEL_MIN_SECTIONS && crate::cores() > 1;
+    let mut done = resolve_sections(sections, &documents, overrides, check, parallel);
+    inverses::apply(&mut done.flows, &done.links.pairs);
+    // In the order of running it all in turn.
+    diagnostics.extend(done.flow_findings);
+    diagnostics.extend(done.catalog_findings);
+    diagnostics.extend(done.links.found);
+    diagnostics.extend(done.cascade_findings);
+    diagnostics.extend(done.checked);
     Spec {
         version: SPEC_VERSION,
         documents,
-        flows,
-        systems,
-        cascades,
+        flows: done.flows,
+        systems: done.systems,
+        cascades: done.cascades,
         diagnostics,
     }
+}
+
+/// Below this many sections resolution stays on one thread: a thread costs more to
+/// start than the work it would take over.
+const PARALLEL_MIN_SECTIONS: usize = 1_000;
+
+/// What resolution makes of the sections, with the findings of each step.
+struct Resolved {
+    flows: Vec<model::Flow>,
+    flow_findings: Vec<Diagnostic>,
+    systems: BTreeMap<String, model::System>,
+    /// The catalog's type conflicts and the references' findings.
+    catalog_findings: Vec<Diagnostic>,
+    links: Links,
+    cascades: Vec<model::Cascade>,
+    cascade_findings: Vec<Diagnostic>,
+    /// The checks' findings (none unless asked for).
+    checked: Vec<Diagnostic>,
 }
 
 /// The flows that are each other's inverse, and the findings about them.
@@ -112,112 +112,131 @@ struct Links {
     found: Vec<Diagnostic>,
 }
 
-fn links(flows: &[model::Flow]) -> Links {
+fn pair_inverses(flows: &[model::Flow]) -> Links {
     let mut found = Vec::new();
     let pairs = inverses::pairs(flows, &mut found);
     Links { pairs, found }
 }
 
-/// The catalog, fed every table cell, and the flows of `sections` (`sections[d]` are
-/// `documents[d]`'s) with their inverses. When `parallel`, the catalog is fed on a second
-/// thread, a batch of documents ahead of this one, which builds the flows (taking the
-/// rows over) and pairs the inverses meanwhile.
-fn catalog_and_flows(
-    sections: Vec<Vec<ast::Section>>,
-    documents: &[model::Document],
-    parallel: bool,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> (catalog::CatalogBuilder, Vec<model::Flow>, Links) {
-    let count = sections.iter().map(Vec::len).sum();
-    let mut flows = flows::FlowBuilder::with_capacity(count);
-    let one_thread = |sections: Vec<Vec<ast::Section>>,
-                      mut flows: flows::FlowBuilder,
-                      diagnostics: &mut Vec<Diagnostic>| {
-        let mut catalog = catalog::CatalogBuilder::default();
-        for (d, (doc_sections, doc)) in sections.into_iter().zip(documents).enumerate() {
-            catalog.feed(d, doc, &doc_sections);
-            flows.add(doc, doc_sections, diagnostics);
-        }
-        let flows = flows.finish(diagnostics);
-        let links = links(&flows);
-        (catalog, flows, links)
-    };
-    if !parallel {
-        return one_thread(sections, flows, diagnostics);
-    }
-    std::thread::scope(|scope| {
-        // All the sections go over in one message; they come back fed, in batches (a
-        // message per document would wake this thread a thousand times).
-        let (to_feeder, feeder_input) = mpsc::channel::<Vec<Vec<ast::Section>>>();
-        let (to_flows, fed) = mpsc::channel::<Vec<Vec<ast::Section>>>();
-        let feeder = std::thread::Builder::new().spawn_scoped(scope, move || {
-            let mut catalog = catalog::CatalogBuilder::default();
-            let Ok(sections) = feeder_input.recv() else {
-                return catalog;
-            };
-            let mut batch = Vec::with_capacity(FEED_BATCH);
-            for (d, (doc_sections, doc)) in sections.into_iter().zip(documents).enumerate() {
-                catalog.feed(d, doc, &doc_sections);
-                batch.push(doc_sections);
-                if batch.len() == FEED_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(FEED_BATCH));
-                    if to_flows.send(full).is_err() {
-                        return catalog;
-                    }
-                }
-            }
-            // The receiver is gone only if this thread's results are no longer wanted.
-            let _ = to_flows.send(batch);
-            catalog
-        });
-        let Ok(feeder) = feeder else {
-            return one_thread(sections, flows, diagnostics);
-        };
-        // A send fails only when the feeder has stopped: its join says why.
-        let _ = to_feeder.send(sections);
-        let mut documents = documents.iter();
-        for batch in fed.iter() {
-            for (doc_sections, doc) in batch.into_iter().zip(documents.by_ref()) {
-                flows.add(doc, doc_sections, diagnostics);
-            }
-        }
-        let flows = flows.finish(diagnostics);
-        let links = links(&flows);
-        match feeder.join() {
-            Ok(catalog) => (catalog, flows, links),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+fn cascades_of(flows: &[model::Flow], links: &Links) -> (Vec<model::Cascade>, Vec<Diagnostic>) {
+    let mut found = Vec::new();
+    let inverse = inverses::by_flow(flows.len(), &links.pairs);
+    let chains = cascades::find(flows, &inverse, &mut found);
+    (chains, found)
 }
 
-/// Documents the catalog thread hands over at a time.
-const FEED_BATCH: usize = 32;
+/// The catalog, its type conflicts, then the references.
+fn systems_of(
+    catalog: catalog::CatalogBuilder,
+    overrides: Option<&Overrides>,
+) -> (BTreeMap<String, model::System>, Vec<Diagnostic>) {
+    let mut found = Vec::new();
+    let mut systems = catalog.finish(&mut found);
+    references::assign(&mut systems, overrides, &mut found);
+    (systems, found)
+}
 
-/// Below this many sections resolution stays on one thread: a thread costs more to
-/// start than the work it would take over.
-const PARALLEL_MIN_FLOWS: usize = 1_000;
-
-/// `(helper(), here())`: `helper` on a second thread when `parallel` (and a thread can be
-/// had), `here` on this one.
-fn beside<A: Send, B>(
-    parallel: bool,
-    helper: impl Fn() -> A + Sync,
-    here: impl FnOnce() -> B,
-) -> (A, B) {
-    if !parallel {
-        return (helper(), here());
+fn checks(
+    check: bool,
+    flows: &[model::Flow],
+    systems: &BTreeMap<String, model::System>,
+) -> Vec<Diagnostic> {
+    if check {
+        crate::check::findings(flows, systems)
+    } else {
+        Vec::new()
     }
+}
+
+/// What the catalog side hands back: the catalog with its findings, and the checks'.
+type CatalogSide = (
+    BTreeMap<String, model::System>,
+    Vec<Diagnostic>,
+    Vec<Diagnostic>,
+);
+
+/// Resolves `sections` (`sections[d]` are `documents[d]`'s), on two threads when
+/// `parallel` (and a second thread can be had).
+///
+/// The catalog is fed every table cell first. Then a second thread finishes it (types,
+/// references) while this one builds the flows, and checks the flows while this one pairs
+/// the inverses and searches the cascades. The two never work on the sections at once:
+/// when they did (the flows built a batch of documents behind the catalog), both ran at
+/// half speed.
+fn resolve_sections(
+    sections: Vec<Vec<ast::Section>>,
+    documents: &[model::Document],
+    overrides: Option<&Overrides>,
+    check: bool,
+    parallel: bool,
+) -> Resolved {
+    let mut catalog = catalog::CatalogBuilder::default();
+    for (d, (doc_sections, doc)) in sections.iter().zip(documents).enumerate() {
+        catalog.feed(d, doc, doc_sections);
+    }
+    // Taken by whichever thread finishes it.
+    let catalog = Mutex::new(Some(catalog));
+    let take_catalog = || {
+        catalog
+            .lock()
+            .map(|mut slot| slot.take())
+            .unwrap_or_default()
+            .unwrap_or_default()
+    };
     std::thread::scope(|scope| {
-        let started = std::thread::Builder::new().spawn_scoped(scope, &helper);
-        let b = here();
-        let a = match started {
-            Ok(thread) => match thread.join() {
-                Ok(a) => a,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            Err(_) => helper(),
+        let (share_flows, built) = mpsc::channel::<Arc<Vec<model::Flow>>>();
+        let catalog_side = move || -> CatalogSide {
+            let (systems, catalog_findings) = systems_of(take_catalog(), overrides);
+            let checked = match built.recv() {
+                Ok(flows) => checks(check, &flows, &systems),
+                Err(_) => Vec::new(),
+            };
+            (systems, catalog_findings, checked)
         };
-        (a, b)
+        let helper = if parallel {
+            std::thread::Builder::new()
+                .spawn_scoped(scope, catalog_side)
+                .ok()
+        } else {
+            None
+        };
+        let mut builder = flows::FlowBuilder::with_capacity(sections.iter().map(Vec::len).sum());
+        let mut flow_findings = Vec::new();
+        for (doc_sections, doc) in sections.into_iter().zip(documents) {
+            builder.add(doc, doc_sections, &mut flow_findings);
+        }
+        let flows = Arc::new(builder.finish(&mut flow_findings));
+        let (systems, catalog_findings, checked, links, cascades, cascade_findings);
+        match helper {
+            Some(helper) => {
+                // A send fails only when the other thread has stopped: its join says why.
+                let _ = share_flows.send(Arc::clone(&flows));
+                links = pair_inverses(&flows);
+                (cascades, cascade_findings) = cascades_of(&flows, &links);
+                (systems, catalog_findings, checked) = match helper.join() {
+                    Ok(done) => done,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+            }
+            None => {
+                (systems, catalog_findings) = systems_of(take_catalog(), overrides);
+                links = pair_inverses(&flows);
+                (cascades, cascade_findings) = cascades_of(&flows, &links);
+                checked = checks(check, &flows, &systems);
+            }
+        }
+        // The other thread, if any, has ended and dropped its share of the flows.
+        let flows = Arc::try_unwrap(flows).unwrap_or_else(|shared| (*shared).clone());
+        Resolved {
+            flows,
+            flow_findings,
+            systems,
+            catalog_findings,
+            links,
+            cascades,
+            cascade_findings,
+            checked,
+        }
     })
 }
 

@@ -122,8 +122,12 @@ async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8>
     let store = SqliteStore::open(&state)
         .await
         .map_err(|e| fail(format!("{}: {e}", state.display())))?;
+    // The order the demo converges in within one run: the hub system (in the most flows)
+    // after the others, which are read again after it.
+    let (order, _) = super::demo::demo_order(&registry, &connectors);
     let mut options = EngineOptions {
         prefer: config.prefer.clone(),
+        entity_order: Some(order),
         ..EngineOptions::default()
     };
     if let Some(page_size) = config.page_size {

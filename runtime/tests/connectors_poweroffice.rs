@@ -504,3 +504,151 @@ async fn tokens_echoed_in_errors_are_redacted() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn contact_persons_addressed_only_under_their_customer_are_found_and_patched() {
+    // An API that serves one contact person only as `/ContactPersons/{customerId}/{id}`.
+    let server = server(1200, |seen, _| {
+        match (seen.method.as_str(), seen.path.as_str(), seen.param("Id")) {
+            ("GET", "/v2/ContactPersons", Some("7")) => Reply::json(
+                200,
+                json!([{"Id": 7, "ContactId": 3, "LastName": "Lee", "LastChangedDateTimeOffset": "2024-01-01T00:00:00+00:00"}]),
+            ),
+            ("GET", "/v2/ContactPersons", Some(_)) => Reply::empty(204),
+            ("PATCH", "/v2/ContactPersons/3/7", _) => Reply::json(
+                200,
+                json!({"Id": 7, "ContactId": 3, "LastName": "Edited", "LastChangedDateTimeOffset": "2024-01-02T00:00:00+00:00"}),
+            ),
+            _ => Reply::json(404, json!({"title": "Not Found", "status": 404})),
+        }
+    })
+    .await;
+    let po = connector(&server, None, BTreeMap::new());
+    let found = po
+        .get("Contactperson", &RecordId::Int(7))
+        .await
+        .expect("get")
+        .expect("found through the list");
+    assert_eq!(found.data["ContactId"], json!(3));
+    let updated = po
+        .update(
+            "Contactperson",
+            &RecordId::Int(7),
+            &json!({"LastName": "Edited"}),
+        )
+        .await
+        .expect("patched under its customer");
+    assert_eq!(updated.data["LastName"], json!("Edited"));
+    let calls: Vec<(String, String)> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path != "/OAuth/Token")
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert!(calls.contains(&("PATCH".into(), "/v2/ContactPersons/7".into())));
+    assert_eq!(
+        calls.last(),
+        Some(&("PATCH".into(), "/v2/ContactPersons/3/7".into()))
+    );
+    assert!(
+        po.get("Contactperson", &RecordId::Int(8))
+            .await
+            .expect("get")
+            .is_none(),
+        "an unknown id is absent"
+    );
+}
+
+#[tokio::test]
+async fn contact_persons_without_a_customer_are_read_and_updated_in_the_sandbox() {
+    let sandbox = flowgen_sandbox::start(SandboxConfig {
+        records: 2,
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox");
+    let credentials = sandbox.config().credentials.clone();
+    let env = move |name: &str| match name {
+        "PO_APP" => Some(credentials.poweroffice_application_key.clone()),
+        "PO_CLIENT" => Some(credentials.poweroffice_client_key.clone()),
+        "PO_SUB" => Some(credentials.poweroffice_subscription_key.clone()),
+        _ => None,
+    };
+    let options = BuildOptions {
+        env: &env,
+        properties: Default::default(),
+        types: Default::default(),
+    };
+    let config = config(
+        &sandbox.base_url(Api::PowerOffice),
+        &sandbox.token_url(Api::PowerOffice).expect("token url"),
+        None,
+    );
+    let po = PowerofficeConnector::new("Powerofficego", &config, &options).expect("connector");
+    let created = po
+        .create(
+            "Contactperson",
+            &json!({"FirstName": "Ann", "LastName": "Lee"}),
+            None,
+        )
+        .await
+        .expect("create");
+    assert_eq!(created.data["ContactId"], Value::Null);
+    let read = po
+        .get("Contactperson", &created.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(read.data["LastName"], json!("Lee"));
+    po.update("Contactperson", &created.id, &json!({"LastName": "Edited"}))
+        .await
+        .expect("update");
+    let stored = sandbox
+        .record("powerofficego", "Contactperson", &created.id.to_string())
+        .expect("lookup")
+        .expect("stored");
+    assert_eq!(stored["LastName"], json!("Edited"));
+    // A customer's id still lists its contact persons.
+    let customer = sandbox
+        .records("powerofficego", "Customers")
+        .expect("records")[0]["Id"]
+        .clone();
+    let listed = reqwest::Client::new()
+        .get(format!(
+            "{}/ContactPersons/{customer}",
+            sandbox.base_url(Api::PowerOffice)
+        ))
+        .bearer_auth(
+            reqwest::Client::new()
+                .post(sandbox.token_url(Api::PowerOffice).expect("token url"))
+                .basic_auth(
+                    &sandbox.config().credentials.poweroffice_application_key,
+                    Some(&sandbox.config().credentials.poweroffice_client_key),
+                )
+                .header(
+                    "Ocp-Apim-Subscription-Key",
+                    &sandbox.config().credentials.poweroffice_subscription_key,
+                )
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .expect("token")
+                .json::<Value>()
+                .await
+                .expect("token json")["access_token"]
+                .as_str()
+                .expect("token"),
+        )
+        .header(
+            "Ocp-Apim-Subscription-Key",
+            &sandbox.config().credentials.poweroffice_subscription_key,
+        )
+        .send()
+        .await
+        .expect("list");
+    assert!(
+        [200, 204].contains(&listed.status().as_u16()),
+        "{}",
+        listed.status()
+    );
+}

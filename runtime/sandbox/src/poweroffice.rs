@@ -175,17 +175,24 @@ pub(crate) fn routes(ctx: ApiCtx) -> Router<ApiCtx> {
         )
         .route(
             "/v2/ContactPersons/{contact}",
+            // A customer's contact persons, or (for an id that is not a customer's) one
+            // contact person by its own id: both readings of the API (APIS.md).
             get(
                 move |State(ctx): State<ApiCtx>, uri: Uri, Path(contact): Path<String>| async move {
-                    reply(
-                        list(
-                            &ctx,
-                            cp,
-                            Some(("ContactId", parent_key(TableId::PoCustomer, &contact))),
-                            &uri,
-                        ),
-                        &uri,
-                    )
+                    let key = parent_key(TableId::PoCustomer, &contact);
+                    if is_customer(&ctx, &key) {
+                        reply(list(&ctx, cp, Some(("ContactId", key)), &uri), &uri)
+                    } else {
+                        reply(retrieve(&ctx, cp, &contact, None), &uri)
+                    }
+                },
+            )
+            .patch(
+                move |State(ctx): State<ApiCtx>,
+                      uri: Uri,
+                      Path(id): Path<String>,
+                      req: Request| async move {
+                    reply(patch(&ctx, cp, &id, None, req).await, &uri)
                 },
             )
             .post(
@@ -515,6 +522,14 @@ fn list_lines(ctx: &ApiCtx, order: &str, uri: &Uri) -> Result<Response, Fail> {
         Some(("SalesOrderId", key)),
         uri,
     )
+}
+
+fn is_customer(ctx: &ApiCtx, key: &str) -> bool {
+    ctx.shared
+        .store()
+        .table(TableId::PoCustomer)
+        .get_live(key)
+        .is_some()
 }
 
 fn retrieve(

@@ -483,6 +483,7 @@ const PO_SALES_ORDER_LINE: &[Field] = &[
     rw("DiscountPercent", Ty::Num),
     rw("SortOrder", Ty::Int),
     ro("VatRate", Ty::Num),
+    s("ExternalImportReference"),
     PO_STAMPS[0],
     PO_STAMPS[1],
 ];

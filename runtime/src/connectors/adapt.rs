@@ -61,6 +61,11 @@ impl CreateOptions {
     fn marker_field(&self, entity: &str) -> Option<&str> {
         self.markers.get(&entity.to_lowercase()).map(String::as_str)
     }
+
+    /// Whether every one of `entities` has a marker field.
+    pub fn marks_all(&self, entities: &[String]) -> bool {
+        entities.iter().all(|e| self.marker_field(e).is_some())
+    }
 }
 
 /// Idempotency keys of creates whose answer was lost and not found again.
@@ -94,14 +99,27 @@ impl Uncertain {
 pub struct Adapted {
     inner: Arc<dyn Connector>,
     create: CreateOptions,
+    /// Every entity of the connector has a marker field: a create replayed with its
+    /// idempotency key finds the record it made, as an API with idempotency keys would.
+    replay_safe: bool,
     /// Per entity (lower case).
     types: BTreeMap<String, EntityTypes>,
     uncertain: Mutex<Uncertain>,
+    /// Records this connector's creates made or found (a value match must not take one of
+    /// them for another create).
+    claimed: Mutex<HashSet<(String, RecordId)>>,
 }
 
 impl Adapted {
-    pub fn new(inner: Arc<dyn Connector>, create: CreateOptions, types: &DocumentTypes) -> Self {
+    /// `entities`: every entity the inner connector serves.
+    pub fn new(
+        inner: Arc<dyn Connector>,
+        create: CreateOptions,
+        types: &DocumentTypes,
+        entities: &[String],
+    ) -> Self {
         Adapted {
+            replay_safe: create.marks_all(entities),
             inner,
             create,
             types: types
@@ -110,7 +128,23 @@ impl Adapted {
                 .map(|(entity, t)| (entity.to_lowercase(), t.clone()))
                 .collect(),
             uncertain: Mutex::new(Uncertain::default()),
+            claimed: Mutex::new(HashSet::new()),
         }
+    }
+
+    fn claim(&self, entity: &str, id: &RecordId) {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
+        if claimed.len() >= UNCERTAIN_KEPT {
+            claimed.clear();
+        }
+        claimed.insert((entity.to_lowercase(), id.clone()));
+    }
+
+    fn is_claimed(&self, entity: &str, id: &RecordId) -> bool {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&(entity.to_lowercase(), id.clone()))
     }
 
     /// The wrapped connector.
@@ -167,7 +201,12 @@ impl Adapted {
             return Ok(None);
         };
         let found = self.inner.search(entity, property, value).await?;
-        Ok(found.into_iter().find(|r| contains(&r.data, payload)))
+        // Of equal records, the newest not already taken by another create of this
+        // process: the one a lost answer left is the latest made.
+        Ok(found
+            .into_iter()
+            .filter(|r| contains(&r.data, payload) && !self.is_claimed(entity, &r.id))
+            .max_by_key(|r| r.updated_at))
     }
 
     /// After a create failed in a way that leaves open whether it was made: the record,
@@ -280,7 +319,7 @@ impl Connector for Adapted {
     }
 
     fn idempotent_create(&self) -> bool {
-        self.inner.idempotent_create()
+        self.inner.idempotent_create() || self.replay_safe
     }
 
     async fn changes(
@@ -320,6 +359,7 @@ impl Connector for Adapted {
             .create
             .defaults
             .apply(entity, data, reference.as_deref());
+        // Markers stand in for the idempotency keys an API does not take.
         let idempotent = self.inner.idempotent_create();
         let stamp = match (idempotency_key, self.create.marker_field(entity)) {
             (Some(key), Some(field)) if !idempotent => Some((field, marker(key))),
@@ -330,6 +370,7 @@ impl Connector for Adapted {
             // Every create may be a replay of one whose answer was lost before a crash.
             if let Some(found) = self.find_marked(entity, field, value).await? {
                 tracing::debug!(system = %self.inner.system(), entity, "create already made (found by its marker)");
+                self.claim(entity, &found.id);
                 return Ok(self.adapt(entity, found));
             }
             payload = stamped(&payload, field, value);
@@ -340,6 +381,7 @@ impl Connector for Adapted {
         {
             tracing::debug!(system = %self.inner.system(), entity, "create already made (found by its values)");
             self.set_uncertain(key, false);
+            self.claim(entity, &found.id);
             return Ok(self.adapt(entity, found));
         }
         match self.inner.create(entity, &payload, idempotency_key).await {
@@ -347,6 +389,7 @@ impl Connector for Adapted {
                 if let Some(key) = idempotency_key {
                     self.set_uncertain(key, false);
                 }
+                self.claim(entity, &record.id);
                 Ok(self.adapt(entity, record))
             }
             Err(error) if error.is_transient() && !idempotent => {
@@ -355,6 +398,7 @@ impl Connector for Adapted {
                     if let Some(key) = idempotency_key {
                         self.set_uncertain(key, false);
                     }
+                    self.claim(entity, &found.id);
                     return Ok(self.adapt(entity, found));
                 }
                 if let Some(key) = idempotency_key {

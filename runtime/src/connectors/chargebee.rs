@@ -240,6 +240,11 @@ impl ChargebeeConnector {
         &self.http
     }
 
+    /// The entities this connector serves (the documents' names).
+    pub fn entities(&self) -> Vec<String> {
+        self.resources.keys().cloned().collect()
+    }
+
     fn resource(&self, entity: &str, operation: Operation) -> Result<&Resource, ConnectorError> {
         lookup_entity(&self.resources, entity).ok_or_else(|| {
             unknown_entity(

@@ -148,11 +148,12 @@ pub enum ApiKind {
 }
 
 /// The marker fields of each API's entities by default: PowerOffice Go's
-/// `ExternalImportReference`, kept on every top-level entity (sales order lines have none).
-/// Chargebee takes idempotency keys; WebCRM and custom systems have no field to spare
-/// unless configured (WebCRM's custom fields, say).
+/// `ExternalImportReference` (on sales order lines unconfirmed: turn it off with
+/// `markers: { Salesorderlines: "" }` where the API does not keep it). Chargebee takes
+/// idempotency keys; WebCRM and custom systems have no field to spare unless configured
+/// (WebCRM's custom fields, say).
 pub fn default_markers(api: ApiKind) -> &'static [(&'static str, &'static str)] {
-    const POWEROFFICE: [(&str, &str); 7] = [
+    const POWEROFFICE: [(&str, &str); 8] = [
         ("Customers", "ExternalImportReference"),
         ("Customers person", "ExternalImportReference"),
         ("Contactperson", "ExternalImportReference"),
@@ -160,6 +161,7 @@ pub fn default_markers(api: ApiKind) -> &'static [(&'static str, &'static str)] 
         ("Departments", "ExternalImportReference"),
         ("Product", "ExternalImportReference"),
         ("Salesorders", "ExternalImportReference"),
+        ("Salesorderlines", "ExternalImportReference"),
     ];
     match api {
         ApiKind::Poweroffice => &POWEROFFICE,
@@ -451,6 +453,11 @@ pub struct PowerofficeEntityConfig {
     /// Whether `lastChangedDateTimeOffsetGreaterThan` works on the list (default true).
     #[serde(default = "yes")]
     pub incremental: bool,
+    /// The member naming the record's owner when the API addresses one record only under
+    /// its owner (`ContactId`: `/ContactPersons/{ContactId}/{Id}`); `{path}/{id}` is tried
+    /// first.
+    #[serde(default)]
+    pub owner_field: Option<String>,
 }
 
 /// WebCRM.

@@ -94,14 +94,41 @@ pub fn build_with(
     config: &ConnectorConfig,
     options: &BuildOptions<'_>,
 ) -> Result<Arc<dyn Connector>, ConfigError> {
+    fn built<C: Connector + 'static>(
+        connector: C,
+        entities: Vec<String>,
+    ) -> (Arc<dyn Connector>, Vec<String>) {
+        (Arc::new(connector), entities)
+    }
     let create = config.create_options(name)?;
-    let inner: Arc<dyn Connector> = match config {
-        ConnectorConfig::Chargebee(c) => Arc::new(ChargebeeConnector::new(name, c, options)?),
-        ConnectorConfig::Poweroffice(c) => Arc::new(PowerofficeConnector::new(name, c, options)?),
-        ConnectorConfig::Webcrm(c) => Arc::new(WebcrmConnector::new(name, c, options)?),
-        ConnectorConfig::Rest(c) => Arc::new(RestConnector::new(name, c, options)?),
+    let (inner, entities) = match config {
+        ConnectorConfig::Chargebee(c) => {
+            let connector = ChargebeeConnector::new(name, c, options)?;
+            let entities = connector.entities();
+            built(connector, entities)
+        }
+        ConnectorConfig::Poweroffice(c) => {
+            let connector = PowerofficeConnector::new(name, c, options)?;
+            let entities = connector.entities();
+            built(connector, entities)
+        }
+        ConnectorConfig::Webcrm(c) => {
+            let connector = WebcrmConnector::new(name, c, options)?;
+            let entities = connector.entities();
+            built(connector, entities)
+        }
+        ConnectorConfig::Rest(c) => {
+            let connector = RestConnector::new(name, c, options)?;
+            let entities = connector.entities();
+            built(connector, entities)
+        }
     };
-    Ok(Arc::new(adapt::Adapted::new(inner, create, &options.types)))
+    Ok(Arc::new(adapt::Adapted::new(
+        inner,
+        create,
+        &options.types,
+        &entities,
+    )))
 }
 
 /// The entry for `entity` in a map keyed by entity names, compared case-insensitively.

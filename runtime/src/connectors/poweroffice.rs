@@ -54,6 +54,8 @@ struct Endpoint {
     parent_field: String,
     create_path: Option<String>,
     incremental: bool,
+    /// See `PowerofficeEntityConfig::owner_field`.
+    owner_field: Option<String>,
 }
 
 #[derive(Debug)]
@@ -102,6 +104,7 @@ fn endpoint(path: &str, filter: &[(&str, Value)]) -> Endpoint {
         parent_field: "SalesOrderId".to_string(),
         create_path: None,
         incremental: true,
+        owner_field: None,
     }
 }
 
@@ -117,7 +120,10 @@ fn default_endpoints() -> BTreeMap<String, Endpoint> {
     );
     map.insert(
         "Contactperson".to_string(),
-        endpoint("/ContactPersons", &[]),
+        Endpoint {
+            owner_field: Some("ContactId".to_string()),
+            ..endpoint("/ContactPersons", &[])
+        },
     );
     map.insert("Employees".to_string(), endpoint("/Employees", &[]));
     map.insert("Departments".to_string(), endpoint("/Departments", &[]));
@@ -324,6 +330,7 @@ impl PowerofficeConnector {
                 parent_field,
                 create_path,
                 incremental,
+                owner_field,
             } = c;
             let key = |k: &str| format!("entities.{entity}.{k}");
             if !path.starts_with('/') {
@@ -359,6 +366,7 @@ impl PowerofficeConnector {
                         .unwrap_or_else(|| "SalesOrderId".to_string()),
                     create_path: create_path.clone(),
                     incremental: *incremental,
+                    owner_field: owner_field.clone(),
                 },
             );
         }
@@ -409,6 +417,11 @@ impl PowerofficeConnector {
 
     pub fn http(&self) -> &HttpClient {
         &self.http
+    }
+
+    /// The entities this connector serves (the documents' names).
+    pub fn entities(&self) -> Vec<String> {
+        self.endpoints.keys().cloned().collect()
     }
 
     fn endpoint(&self, entity: &str, operation: Operation) -> Result<&Endpoint, ConnectorError> {
@@ -792,6 +805,26 @@ impl PowerofficeConnector {
         ))
     }
 
+    /// One record found through the list filtered by `Id` (for entities the API addresses
+    /// only under their owner).
+    async fn find_by_id(
+        &self,
+        endpoint: &Endpoint,
+        id: &RecordId,
+        operation: Operation,
+    ) -> Result<Option<Value>, ConnectorError> {
+        let mut query = Self::filter_query(endpoint);
+        query.push(("Id".into(), id.to_string()));
+        let (items, _) = self
+            .list_page(operation, &endpoint.path, &query, 1, 1000)
+            .await?;
+        Ok(items.into_iter().find(|o| {
+            get_ci(o, "Id")
+                .and_then(RecordId::from_json)
+                .is_some_and(|found| &found == id)
+        }))
+    }
+
     /// The object of a write answer: the body, or (204) the record read back.
     async fn written(
         &self,
@@ -914,9 +947,14 @@ impl Connector for PowerofficeConnector {
             }));
         }
         let path = format!("{}/{}", endpoint.path, segment(&id.to_string()));
-        Ok(self
-            .get_object(Operation::Get, &path)
-            .await?
+        let object = match self.get_object(Operation::Get, &path).await? {
+            Some(object) => Some(object),
+            None if endpoint.owner_field.is_some() => {
+                self.find_by_id(endpoint, id, Operation::Get).await?
+            }
+            None => None,
+        };
+        Ok(object
             .filter(|o| Self::in_filter(endpoint, o))
             .map(|o| self.record(entity, &o, id.clone(), None)))
     }
@@ -1012,15 +1050,37 @@ impl Connector for PowerofficeConnector {
         };
         let patch = Value::Array(json_patch(&to_api_types(&to_api_names(data))));
         let body = serde_json::to_vec(&patch).unwrap_or_default();
-        let url = self.url(&path);
-        let response = self
-            .call(Operation::Update, Replay::Safe, |c| {
-                c.patch(&url)
-                    .header("content-type", "application/json-patch+json")
-                    .body(body.clone())
-            })
-            .await
-            .map_err(|e| self.http.error(e, Operation::Update))?;
+        let send = |path: String| {
+            let url = self.url(&path);
+            let body = body.clone();
+            async move {
+                self.call(Operation::Update, Replay::Safe, |c| {
+                    c.patch(&url)
+                        .header("content-type", "application/json-patch+json")
+                        .body(body.clone())
+                })
+                .await
+            }
+        };
+        let response = match (send(path).await, &endpoint.owner_field) {
+            // Addressed only under its owner: find the owner, send it there.
+            (Err(e), Some(owner_field)) if e.is_status(404) || e.is_status(405) => {
+                let owner = self
+                    .find_by_id(endpoint, id, Operation::Update)
+                    .await?
+                    .and_then(|o| get_ci(&o, owner_field).and_then(scalar_text))
+                    .ok_or_else(|| self.http.error(e, Operation::Update))?;
+                send(format!(
+                    "{}/{}/{}",
+                    endpoint.path,
+                    segment(&owner),
+                    segment(&id.to_string())
+                ))
+                .await
+            }
+            (result, _) => result,
+        }
+        .map_err(|e| self.http.error(e, Operation::Update))?;
         self.written(entity, &response, Some(id.clone()), Operation::Update)
             .await
     }

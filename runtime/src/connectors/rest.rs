@@ -144,6 +144,11 @@ impl RestConnector {
         &self.http
     }
 
+    /// The entities this connector serves (the documents' names).
+    pub fn entities(&self) -> Vec<String> {
+        self.entities.keys().cloned().collect()
+    }
+
     fn entity(
         &self,
         entity: &str,

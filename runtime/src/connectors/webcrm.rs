@@ -214,6 +214,11 @@ impl WebcrmConnector {
         &self.http
     }
 
+    /// The entities this connector serves (the documents' names).
+    pub fn entities(&self) -> Vec<String> {
+        self.collections.keys().cloned().collect()
+    }
+
     fn collection(
         &self,
         entity: &str,

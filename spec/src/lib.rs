@@ -26,8 +26,9 @@ pub use model::*;
 /// Runs the whole pipeline over loaded sources: read every document, resolve across them,
 /// check. Never fails: problems are diagnostics in the returned spec.
 ///
-/// Documents are read on every available core when there are enough of them; the result
-/// is the same as reading them one after the other (they are merged in the given order).
+/// Documents are read on every available core when there are enough of them, and resolved
+/// on two ([`resolve::resolve_and_check`]); the result is the same as doing it all on one
+/// thread (what each thread finds is joined in the order of doing so).
 pub fn build_spec(sources: &Sources) -> Spec {
     let mut diagnostics = Vec::new();
     let mut documents = Vec::with_capacity(sources.documents.len());

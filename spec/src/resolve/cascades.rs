@@ -136,11 +136,14 @@ impl<'a> Graph<'a> {
     /// True when flow `next` goes straight back through the link `previous` just used.
     fn straight_back(&self, previous: usize, next: usize) -> bool {
         let inverse = self.inverse.get(previous).copied().flatten();
-        let self_link = self
-            .flows
-            .get(previous)
-            .is_some_and(|f| f.source == f.target);
-        inverse == Some(next) || (self_link && previous == next)
+        // Only a self-link goes straight back through itself; its endpoints are compared
+        // only then (this runs for every step of the search).
+        inverse == Some(next)
+            || (previous == next
+                && self
+                    .flows
+                    .get(previous)
+                    .is_some_and(|f| f.source == f.target))
     }
 
     fn walk(
@@ -236,12 +239,41 @@ impl<'a> Graph<'a> {
     }
 }
 
+/// The chain's entities joined by arrows (`A x → B y → …`).
 fn describe(graph: &Graph<'_>, nodes: &[usize]) -> String {
-    nodes
-        .iter()
-        .filter_map(|&n| graph.nodes.get(n).map(|e| e.to_string()))
-        .collect::<Vec<_>>()
-        .join(" → ")
+    let mut text = String::new();
+    for e in nodes.iter().filter_map(|&n| graph.nodes.get(n)) {
+        if !text.is_empty() {
+            text.push_str(" → ");
+        }
+        push_endpoint(&mut text, e);
+    }
+    text
+}
+
+/// `<prefix><source> → <target>`, as `format!` would write it (there are a few thousand
+/// of these, and the formatting machinery was a fifth of the cascade search).
+fn step(prefix: &str, flow: &Flow) -> String {
+    let mut text = String::with_capacity(
+        prefix.len()
+            + flow.source.system.len()
+            + flow.source.entity.len()
+            + flow.target.system.len()
+            + flow.target.entity.len()
+            + 7,
+    );
+    text.push_str(prefix);
+    push_endpoint(&mut text, &flow.source);
+    text.push_str(" → ");
+    push_endpoint(&mut text, &flow.target);
+    text
+}
+
+/// An endpoint as its `Display` writes it.
+fn push_endpoint(text: &mut String, e: &Endpoint) {
+    text.push_str(&e.system);
+    text.push(' ');
+    text.push_str(&e.entity);
 }
 
 fn report(graph: &Graph<'_>, search: &Search, diagnostics: &mut Vec<Diagnostic>) {
@@ -261,7 +293,7 @@ fn report(graph: &Graph<'_>, search: &Search, diagnostics: &mut Vec<Diagnostic>)
             .skip(1)
             .filter_map(|&f| graph.flows.get(f))
         {
-            note = note.related(format!("then {} → {}", f.source, f.target), &f.location);
+            note = note.related(step("then ", f), &f.location);
         }
         diagnostics.push(note);
         if chain.cycle && warned.insert(cycle_key(chain)) {
@@ -277,7 +309,7 @@ fn report(graph: &Graph<'_>, search: &Search, diagnostics: &mut Vec<Diagnostic>)
                 .skip(1)
                 .filter_map(|&f| graph.flows.get(f))
             {
-                warning = warning.related(format!("{} → {}", f.source, f.target), &f.location);
+                warning = warning.related(step("", f), &f.location);
             }
             diagnostics.push(warning);
         }

@@ -3,8 +3,8 @@
 //!
 //! The steps run in a fixed order because each needs the previous one's results:
 //! blank and variant system names first (flows and the catalog use the resolved names),
-//! then flows and the catalog together (one pass over the tables), then references (they
-//! need every entity of a system), inverses (they need every flow) and cascades (they need
+//! then the catalog (every table cell) and the flows, then references (they need every
+//! entity of a system), inverses (they need every flow) and cascades (they need
 //! inverses). Everything is deterministic: documents are taken in file-name order and
 //! flows in document order. With enough sections the catalog side and the flow side run
 //! on two threads once the catalog is fed; their findings are joined in the order above.
@@ -179,8 +179,8 @@ fn resolve_sections(
     let take_catalog = || {
         catalog
             .lock()
-            .map(|mut slot| slot.take())
-            .unwrap_or_default()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
             .unwrap_or_default()
     };
     std::thread::scope(|scope| {

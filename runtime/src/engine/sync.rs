@@ -70,6 +70,9 @@ pub(super) struct RunCtx<'e> {
     scope: Option<&'e ItemScope>,
     /// The source values of queued creates by intent key, for their claims (workers only).
     pending_data: HashMap<String, Value>,
+    /// Entities this run wrote to (created or updated records in) since they were last
+    /// read: their changes feeds now hold records the other flows out of them have not seen.
+    written: HashSet<EntityKey>,
 }
 
 fn aborted(e: ConnectorError) -> Result<ConnectorError, EngineError> {
@@ -117,6 +120,7 @@ impl<'e> RunCtx<'e> {
             placeholders: 0,
             scope: None,
             pending_data: HashMap::new(),
+            written: HashSet::new(),
         })
     }
 
@@ -183,6 +187,9 @@ impl<'e> RunCtx<'e> {
         if !self.stopping() {
             self.retry_deferred().await?;
         }
+        if self.scope.is_none() && !self.dry {
+            self.settle().await?;
+        }
         for (di, id, reason) in &self.deferred {
             self.batch.deferred.push(Deferral {
                 direction: engine.topology.directions[*di].name.clone(),
@@ -193,8 +200,32 @@ impl<'e> RunCtx<'e> {
         self.flush().await
     }
 
+    /// Reads again the entities this run wrote to after it had read them, until a round
+    /// writes nothing: records created in a system read earlier in the order (a spoke's
+    /// record created in the hub, then due in another spoke) reach every system in the same
+    /// run, whatever the entity order. The re-read only sees what changed since the
+    /// entity's cursor, mostly this run's own writes, which the hashes recognise as echoes.
+    async fn settle(&mut self) -> Result<(), EngineError> {
+        let engine = self.engine;
+        for _ in 0..engine.options.settle_rounds {
+            if self.written.is_empty() || self.stopping() {
+                break;
+            }
+            let written = std::mem::take(&mut self.written);
+            for entity in &engine.topology.order {
+                if written.contains(entity) {
+                    self.read_entity(*entity).await?;
+                }
+            }
+            self.retry_deferred().await?;
+        }
+        Ok(())
+    }
+
     async fn read_entity(&mut self, entity: EntityKey) -> Result<(), EngineError> {
         let engine = self.engine;
+        // Whatever this read misses of the writes made so far is in the feed it reads.
+        self.written.remove(&entity);
         let directions: Vec<usize> = engine.topology.from_entity(entity).collect();
         let Some(connector) = self.connector(entity.system) else {
             return Ok(());
@@ -362,11 +393,20 @@ impl<'e> RunCtx<'e> {
             let Some(connector) = self.connector(&intent.target_system) else {
                 continue;
             };
-            let existing = if connector.idempotent_create() {
-                None
-            } else {
-                self.find_equal(connector, d.to, &intent.payload).await?
-            };
+            let mut existing = None;
+            if !connector.idempotent_create() {
+                // A record another source is linked to already is not this create's.
+                for candidate in self.find_equal(connector, d.to, &intent.payload).await? {
+                    if self
+                        .link(d.pair, intent.source_side.other(), &candidate.id)
+                        .await?
+                        .is_none()
+                    {
+                        existing = Some(candidate);
+                        break;
+                    }
+                }
+            }
             let record = match existing {
                 Some(record) => Ok(record),
                 None => {
@@ -404,35 +444,39 @@ impl<'e> RunCtx<'e> {
         self.flush().await
     }
 
-    /// A record of `entity` whose values include all of `payload`'s non-empty values (the
-    /// match lookup for systems without idempotency keys).
+    /// The records of `entity` whose values include all of `payload`'s (the match lookup
+    /// for systems without idempotency keys). A payload with no non-empty scalar value
+    /// matches nothing: it would match every record.
     async fn find_equal(
         &self,
         connector: &dyn Connector,
         entity: EntityKey,
         payload: &Value,
-    ) -> Result<Option<RemoteRecord>, EngineError> {
+    ) -> Result<Vec<RemoteRecord>, EngineError> {
         let Some(map) = payload.as_object() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let Some((key, value)) = map
             .iter()
             .find(|(_, v)| !v.is_object() && !v.is_array() && !json_path::is_empty(v))
         else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let found = match connector.search(entity.entity, key, value).await {
             Ok(found) => found,
             Err(e) => {
                 aborted(e)?;
-                return Ok(None);
+                return Ok(Vec::new());
             }
         };
-        Ok(found.into_iter().find(|r| {
-            let mut merged = r.data.clone();
-            json_path::merge(&mut merged, payload);
-            merged == r.data
-        }))
+        Ok(found
+            .into_iter()
+            .filter(|r| {
+                let mut merged = r.data.clone();
+                json_path::merge(&mut merged, payload);
+                merged == r.data
+            })
+            .collect())
     }
 
     /// Stores intents of queued creates, performs them, and commits the page.
@@ -536,6 +580,7 @@ impl<'e> RunCtx<'e> {
                     intent.target_hash,
                 );
                 self.put_link(d.pair, link);
+                self.written.insert(d.to);
                 self.counts[di].created += 1;
                 self.counts[di].writes += 1;
                 self.resolved(di, &intent.source_id);
@@ -1023,6 +1068,7 @@ impl<'e> RunCtx<'e> {
                 }
                 link.set_hash(d.to_side(), to_hash);
                 self.put_link(d.pair, link);
+                self.written.insert(d.to);
                 self.counts[count_on].updated += 1;
                 self.counts[count_on].writes += 1;
                 Ok(Outcome::Updated)

@@ -114,15 +114,16 @@ impl World {
 
     async fn canonical(&self, before: &HashSet<(Entity, RecordId)>) -> Canonical {
         let registry = dataflows::registry();
-        let records =
-            canonical::read_all(&self.connectors, &canonical::entities(&registry)).await;
+        let records = canonical::read_all(&self.connectors, &canonical::entities(&registry)).await;
         let links = self.store.all_links(None).await.expect("links");
         canonical::canonical(&registry, &records, before, &links)
     }
 
     async fn ids(&self) -> HashSet<(Entity, RecordId)> {
         let registry = dataflows::registry();
-        canonical::ids(&canonical::read_all(&self.connectors, &canonical::entities(&registry)).await)
+        canonical::ids(
+            &canonical::read_all(&self.connectors, &canonical::entities(&registry)).await,
+        )
     }
 }
 
@@ -156,7 +157,12 @@ fn orders(default: &[EntityKey]) -> Vec<(String, Vec<EntityKey>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_run_converges_across_all_systems_in_any_entity_order() {
-    let default = World::seeded().await.engine(None, 5).topology().order.clone();
+    let default = World::seeded()
+        .await
+        .engine(None, 5)
+        .topology()
+        .order
+        .clone();
     let mut reference: Option<(String, Canonical)> = None;
     for (name, order) in orders(&default) {
         let world = World::seeded().await;

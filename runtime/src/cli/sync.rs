@@ -135,12 +135,8 @@ pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<
         .open()
         .await
         .map_err(|e| fail(format!("{state}: {e}")))?;
-    // The order the demo converges in within one run: the hub system (in the most flows)
-    // after the others, which are read again after it.
-    let (order, _) = super::demo::demo_order(&registry, &connectors);
     let mut options = EngineOptions {
         prefer: config.prefer.clone(),
-        entity_order: Some(order),
         ..EngineOptions::default()
     };
     if let Some(page_size) = config.page_size {

@@ -214,3 +214,75 @@ async fn without_settling_the_hub_first_order_needs_a_second_run() {
         "the hub-first order without settling left nothing for a second run"
     );
 }
+
+/// Chargebee Item → Powerofficego Product maps no property, while Powerofficego Product →
+/// Item maps `name` → `name`: the two documents disagree, and each direction uses its own
+/// table. A Product created from an Item carries the name the other document maps; an
+/// edit of the Product's name reaches the Item; an edit of the Item's name (which no table
+/// carries to the Product) stays, and is never overwritten from the Product.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_whose_documents_map_different_properties_syncs_what_each_maps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("flowgen.db"))
+            .await
+            .expect("store"),
+    );
+    let cb = Arc::new(MemoryConnector::new(
+        "Chargebee",
+        IdKind::Text {
+            prefix: "cb_".into(),
+        },
+    ));
+    let po = Arc::new(MemoryConnector::new("Powerofficego", IdKind::Int));
+    let connectors: HashMap<String, Arc<dyn Connector>> = [
+        (
+            "Chargebee".to_string(),
+            Arc::clone(&cb) as Arc<dyn Connector>,
+        ),
+        (
+            "Powerofficego".to_string(),
+            Arc::clone(&po) as Arc<dyn Connector>,
+        ),
+    ]
+    .into();
+    let engine = Engine::new(
+        dataflows::registry(),
+        connectors,
+        Arc::clone(&store) as Arc<dyn StateStore>,
+        EngineOptions {
+            retry: RetryPolicy::immediate(3),
+            ..EngineOptions::default()
+        },
+    );
+    let item = cb.insert("Item", json!({"name": "Widget"}));
+    engine.sync_once().await.expect("first run");
+    let products = po.records("Product");
+    assert_eq!(products.len(), 1, "{products:?}");
+    let (product, values) = products[0].clone();
+    assert_eq!(values["name"], json!("Widget"), "{values}");
+    assert_eq!(cb.count("Item"), 1, "no Item was created back");
+
+    assert!(po.edit("Product", &product, json!({"name": "Gadget"})));
+    let run = engine.sync_once().await.expect("product edited");
+    assert!(run.total().writes > 0);
+    assert_eq!(
+        cb.record("Item", &item).expect("item")["name"],
+        json!("Gadget")
+    );
+    let quiet = engine.sync_once().await.expect("after the product edit");
+    assert_eq!(quiet.total().writes, 0, "{quiet:#?}");
+
+    assert!(cb.edit("Item", &item, json!({"name": "Widget 2"})));
+    engine.sync_once().await.expect("item edited");
+    let quiet = engine.sync_once().await.expect("after the item edit");
+    assert_eq!(quiet.total().writes, 0, "{quiet:#?}");
+    assert_eq!(
+        cb.record("Item", &item).expect("item")["name"],
+        json!("Widget 2")
+    );
+    assert_eq!(
+        po.record("Product", &product).expect("product")["name"],
+        json!("Gadget")
+    );
+}

@@ -745,15 +745,28 @@ impl<'e> RunCtx<'e> {
         record: &RemoteRecord,
         depth: usize,
     ) -> Result<Result<Value, MapError>, EngineError> {
+        let d = &self.engine.topology.directions[di];
+        self.map_through(d.flow, d.reversed, d.from, record, depth)
+            .await
+    }
+
+    /// Maps `record` of `from` through flow `flow_index`, forward or (`reversed`) inverse.
+    async fn map_through(
+        &mut self,
+        flow_index: usize,
+        reversed: bool,
+        from: EntityKey,
+        record: &RemoteRecord,
+        depth: usize,
+    ) -> Result<Result<Value, MapError>, EngineError> {
         let engine = self.engine;
-        let d = &engine.topology.directions[di];
-        let Some(flow) = self.flows.get(d.flow).copied() else {
+        let Some(flow) = self.flows.get(flow_index).copied() else {
             return Ok(Err(MapError::Invalid {
-                entity: d.from,
+                entity: from,
                 message: "flow missing from the registry".into(),
             }));
         };
-        let references = if d.reversed {
+        let references = if reversed {
             flow.inverse_references_json(&record.data)
         } else {
             flow.references_json(&record.data)
@@ -767,7 +780,7 @@ impl<'e> RunCtx<'e> {
             let mut target = self.translate(r.from, &r.id, r.to).await?;
             if target.is_none()
                 && depth < MAX_DEPTH
-                && let Some(creator) = engine.topology.connected_creator(r.from, r.to, d.from)
+                && let Some(creator) = engine.topology.connected_creator(r.from, r.to, from)
             {
                 match self.get(r.from, &r.id).await {
                     Ok(Some(referenced)) => {
@@ -785,11 +798,64 @@ impl<'e> RunCtx<'e> {
                 resolved.0.insert((r.from, r.id, r.to), target);
             }
         }
-        Ok(if d.reversed {
+        Ok(if reversed {
             flow.inverse_json(&record.data, &resolved)
         } else {
             flow.forward_json(&record.data, &resolved)
         })
+    }
+
+    /// What the `to` record of direction `di` holds, hashed over its side's projection, once
+    /// `payload` is written over `current`: the properties the direction does not write
+    /// keep their values (they differ from the payload's only when the pair's two
+    /// documented flows map different properties).
+    fn hash_after_write(
+        &self,
+        di: usize,
+        current: &Value,
+        payload: &Value,
+        to_hash: &str,
+    ) -> String {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let projection = engine.topology.pairs[d.pair].projection(d.to_side());
+        if d.writes == *projection {
+            return to_hash.to_string();
+        }
+        let mut after = projection.project(current);
+        json_path::merge(&mut after, payload);
+        hash(&projection.project(&after))
+    }
+
+    /// A create's payload with the values the pair's other documented flow maps back (its
+    /// inverse, applied to the source record) where this direction maps nothing, so that a
+    /// pair whose two documents map different properties agrees from its creation. Values
+    /// this direction writes win; a record the other flow cannot map adds nothing.
+    async fn with_reverse_values(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        payload: Value,
+    ) -> Result<Value, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let projection = engine.topology.pairs[d.pair].projection(d.to_side());
+        let Some(reverse) = engine.topology.directions.get(d.reverse) else {
+            return Ok(payload);
+        };
+        if d.writes == *projection || reverse.reversed || reverse.flow == d.flow {
+            return Ok(payload);
+        }
+        let back = match self
+            .map_through(reverse.flow, true, d.from, record, MAX_DEPTH)
+            .await?
+        {
+            Ok(back) => back,
+            Err(_) => return Ok(payload),
+        };
+        let mut merged = json_path::strip_nulls(&projection.project(&back));
+        json_path::merge(&mut merged, &payload);
+        Ok(projection.project(&merged))
     }
 
     /// Synchronizes one record through direction `di`. `forced`: a `when_connected` create
@@ -846,8 +912,8 @@ impl<'e> RunCtx<'e> {
             }
             Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
         };
-        let payload = pair.projection(to_side).project(&mapped);
-        let to_hash = hash(&payload);
+        let payload = d.writes.project(&mapped);
+        let to_hash = hash(&pair.projection(to_side).project(&payload));
         let from_hash = hash(&pair.projection(from_side).project(&record.data));
         let outcome = match link {
             Some(link) => {
@@ -910,6 +976,7 @@ impl<'e> RunCtx<'e> {
         };
         let target_now = pair.projection(to_side).project(&target.data);
         let target_hash = hash(&target_now);
+        let to_hash = self.hash_after_write(di, &target.data, &payload, &to_hash);
         let target_changed = link.hash(to_side).is_some_and(|h| h != target_hash);
         let mut conflict = false;
         if target_changed {
@@ -980,7 +1047,7 @@ impl<'e> RunCtx<'e> {
         };
         let pair = &engine.topology.pairs[d.pair];
         let back = match self.map(rd, target, depth).await? {
-            Ok(back) => pair.projection(reverse.to_side()).project(&back),
+            Ok(back) => reverse.writes.project(&back),
             Err(MapError::Unlinked {
                 property,
                 from,
@@ -992,7 +1059,12 @@ impl<'e> RunCtx<'e> {
             }
             Err(e) => return Ok(self.dead_letter(rd, &target.id, &target.data, e.to_string())),
         };
-        let back_hash = hash(&back);
+        let back_hash = self.hash_after_write(
+            rd,
+            &record.data,
+            &back,
+            &hash(&pair.projection(d.from_side).project(&back)),
+        );
         let current = pair.projection(d.from_side).project(&record.data);
         link.set_hash(d.to_side(), target_hash);
         self.write(
@@ -1119,6 +1191,7 @@ impl<'e> RunCtx<'e> {
                     continue;
                 }
                 let candidate_now = pair.projection(to_side).project(&candidate.data);
+                let to_hash = self.hash_after_write(di, &candidate.data, &payload, &to_hash);
                 let link = new_link(
                     &pair.key,
                     from_side,
@@ -1160,6 +1233,8 @@ impl<'e> RunCtx<'e> {
             self.counts[di].skipped += 1;
             return Ok(Outcome::Skipped);
         }
+        let payload = self.with_reverse_values(di, record, payload).await?;
+        let to_hash = hash(&pair.projection(to_side).project(&payload));
         let create_payload = json_path::strip_nulls(&payload);
         if self.dry {
             self.placeholders += 1;

@@ -174,7 +174,22 @@ async fn three_worker_processes_converge_like_one() {
         output.contains("3 `flowgen run` workers are running"),
         "{output}"
     );
+    let status_output = |processes: &[Process]| {
+        let mut status = Process::start(BIN, &["status", "--config", config], &[]);
+        let code = status.wait(EXIT);
+        let output = status.output();
+        assert_eq!(code.code(), Some(0), "{output}\n{}", outputs(processes));
+        output
+    };
+    let running = status_output(&processes);
+    assert!(running.contains("workers: 3 live"), "{running}");
+    assert!(running.contains("0 expired"), "{running}");
     stop_all(&mut processes);
+    let stopped = status_output(&processes);
+    assert!(
+        stopped.contains("workers: 0 live") && stopped.contains("(0 held, 0 expired)"),
+        "{stopped}"
+    );
 
     s.assert_same_as_one_worker(&s.result(store.as_ref()).await);
     assert_nothing_open(store.as_ref(), store.as_ref()).await;

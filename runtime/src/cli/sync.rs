@@ -148,6 +148,7 @@ fn load_config(common: &Common, registry: &Registry) -> Result<Config, u8> {
 pub(super) struct Inspected {
     pub(super) topology: Topology,
     pub(super) store: Arc<dyn StateStore>,
+    pub(super) leases: Arc<dyn Leases>,
 }
 
 pub(super) async fn load_state(
@@ -170,6 +171,7 @@ pub(super) async fn load_state(
     Ok(Inspected {
         topology,
         store: backend.store,
+        leases: backend.leases,
     })
 }
 
@@ -425,6 +427,10 @@ pub fn status(args: StatusArgs, registry: fn() -> Registry) -> u8 {
             (Ok(c), Ok(r)) => (c, r),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
+        let workers = match worker_status(loaded.leases.as_ref()).await {
+            Ok(w) => w,
+            Err(e) => return fail(e),
+        };
         let topology = &loaded.topology;
         let rows: Vec<FlowStatus> = topology
             .directions
@@ -444,7 +450,9 @@ pub fn status(args: StatusArgs, registry: fn() -> Registry) -> u8 {
             .collect();
         let last = runs.first();
         match args.common.output {
-            Output::Json => print_json(&serde_json::json!({"flows": rows, "last_run": last})),
+            Output::Json => print_json(
+                &serde_json::json!({"flows": rows, "last_run": last, "workers": workers}),
+            ),
             Output::Text => {
                 println!(
                     "{:<60} {:>7} {:>8} {:>12} {:>9}",
@@ -468,9 +476,57 @@ pub fn status(args: StatusArgs, registry: fn() -> Registry) -> u8 {
                     ),
                     None => println!("last run: never"),
                 }
+                if workers.items > 0 || !workers.live.is_empty() {
+                    println!(
+                        "workers: {} live{}; work items: {} ({} held, {} expired)",
+                        workers.live.len(),
+                        if workers.live.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", workers.live.join(", "))
+                        },
+                        workers.items,
+                        workers.held,
+                        workers.expired
+                    );
+                }
                 EXIT_OK
             }
         }
+    })
+}
+
+/// The `flowgen run` workers sharing the state, and their leases on work items.
+#[derive(Debug, serde::Serialize)]
+struct WorkerStatus {
+    live: Vec<String>,
+    items: usize,
+    /// Items under a lease that has not expired.
+    held: usize,
+    /// Items whose holder let the lease expire (it died, or is late with its heartbeat).
+    expired: usize,
+}
+
+async fn worker_status(leases: &dyn Leases) -> Result<WorkerStatus, crate::state::StateError> {
+    let live = leases.workers().await?;
+    let items = leases.items().await?;
+    let now = chrono::Utc::now();
+    let (held, expired) =
+        items
+            .iter()
+            .filter(|i| i.holder.is_some())
+            .fold((0, 0), |(held, expired), i| {
+                if i.expires_at.is_some_and(|t| t > now) {
+                    (held + 1, expired)
+                } else {
+                    (held, expired + 1)
+                }
+            });
+    Ok(WorkerStatus {
+        live,
+        items: items.len(),
+        held,
+        expired,
     })
 }
 

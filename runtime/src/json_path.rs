@@ -107,6 +107,17 @@ impl Projection {
         self.children.is_empty()
     }
 
+    /// The number of top-level property names.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// The top-level properties and their sub-projections, sorted by name (a leaf has
+    /// none).
+    pub fn children(&self) -> impl Iterator<Item = (&str, &Projection)> {
+        self.children.iter().map(|(name, p)| (name.as_str(), p))
+    }
+
     /// The top-level property names.
     pub fn roots(&self) -> impl Iterator<Item = &str> {
         self.children.iter().map(|(name, _)| name.as_str())

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::conflict::incoming_wins;
-use super::hashing::hash;
+use super::hashing::{hash, hash_projected};
 use super::plan::{Plan, PlannedCreate, PlannedDeferral, PlannedLink, PlannedUpdate, PropertyDiff};
 use super::scope::ItemScope;
 use super::{Engine, EngineError, FlowCounts, RunReport};
@@ -708,7 +708,10 @@ impl<'e> RunCtx<'e> {
                 message: "flow missing from the registry".into(),
             }));
         };
-        let references = if d.reversed {
+        let references = if !flow.has_references() {
+            // Decoding the record once more would only find none.
+            Ok(Vec::new())
+        } else if d.reversed {
             flow.inverse_references_json(&record.data)
         } else {
             flow.references_json(&record.data)
@@ -803,7 +806,7 @@ impl<'e> RunCtx<'e> {
         };
         let payload = pair.projection(to_side).project(&mapped);
         let to_hash = hash(&payload);
-        let from_hash = hash(&pair.projection(from_side).project(&record.data));
+        let from_hash = hash_projected(pair.projection(from_side), &record.data);
         let outcome = match link {
             Some(link) => {
                 self.sync_linked(di, record, link, payload, to_hash, from_hash, depth)
@@ -1014,10 +1017,9 @@ impl<'e> RunCtx<'e> {
                 } else {
                     link.set_hash(
                         d.from_side,
-                        hash(
-                            &engine.topology.pairs[d.pair]
-                                .projection(d.from_side)
-                                .project(&record.data),
+                        hash_projected(
+                            engine.topology.pairs[d.pair].projection(d.from_side),
+                            &record.data,
                         ),
                     );
                 }

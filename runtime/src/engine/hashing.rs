@@ -27,6 +27,16 @@ pub fn hash_projected(projection: &Projection, value: &Value) -> String {
     finish(hasher)
 }
 
+/// The hash of byte strings (each prefixed by its length), for keys.
+pub fn hash_parts(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    finish(hasher)
+}
+
 fn finish(hasher: Sha256) -> String {
     let digest = hasher.finalize();
     let mut out = String::with_capacity(32);

@@ -244,7 +244,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 pub fn id_text(id: &RecordId) -> String {
     match id {
         RecordId::Int(i) => i.to_string(),
-        RecordId::Text(s) => Value::from(s.as_str()).to_string(),
+        RecordId::Text(s) => serde_json::to_string(s).unwrap_or_default(),
     }
 }
 

@@ -449,11 +449,13 @@ impl<'e> RunCtx<'e> {
         }
         if let Some(scope) = self.scope {
             self.claim_pending(scope).await?;
-        } else if !self.pending.is_empty() {
-            let intents: Vec<Intent> = self.pending.iter().map(|(_, i)| i.clone()).collect();
+        }
+        let (directions, intents): (Vec<usize>, Vec<Intent>) =
+            std::mem::take(&mut self.pending).into_iter().unzip();
+        if self.scope.is_none() && !intents.is_empty() {
             engine.store.put_intents(&intents).await?;
         }
-        for (di, intent) in std::mem::take(&mut self.pending) {
+        for (di, intent) in directions.into_iter().zip(intents) {
             self.perform_create(di, intent).await?;
         }
         self.pending_sources.clear();
@@ -839,7 +841,7 @@ impl<'e> RunCtx<'e> {
             }
             Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
         };
-        let payload = pair.projection(to_side).project(&mapped);
+        let payload = pair.projection(to_side).project_owned(mapped);
         let to_hash = hash(&payload);
         let from_hash = hash_projected(pair.projection(from_side), &record.data);
         let outcome = match link {
@@ -1152,7 +1154,7 @@ impl<'e> RunCtx<'e> {
             self.counts[di].skipped += 1;
             return Ok(Outcome::Skipped);
         }
-        let create_payload = json_path::strip_nulls(&payload);
+        let create_payload = json_path::strip_nulls_owned(payload);
         if self.dry {
             self.placeholders += 1;
             let placeholder = RecordId::Text(format!("(new {} #{})", d.to, self.placeholders));

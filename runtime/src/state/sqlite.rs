@@ -276,17 +276,17 @@ impl StateStore for SqliteStore {
                  target_system, target_entity, payload, source_hash, target_hash, created_at) ",
             );
             q.push_values(chunk, |mut b, i| {
-                b.push_bind(i.key.clone())
-                    .push_bind(i.direction.clone())
-                    .push_bind(i.pair.clone())
+                b.push_bind(i.key.as_str())
+                    .push_bind(i.direction.as_str())
+                    .push_bind(i.pair.as_str())
                     .push_bind(side_text(i.source_side))
                     .push_bind(id_text(&i.source_id))
-                    .push_bind(i.target_system.clone())
-                    .push_bind(i.target_entity.clone())
+                    .push_bind(i.target_system.as_str())
+                    .push_bind(i.target_entity.as_str())
                     .push_bind(i.payload.to_string())
-                    .push_bind(i.source_hash.clone())
-                    .push_bind(i.target_hash.clone())
-                    .push_bind(now.clone());
+                    .push_bind(i.source_hash.as_str())
+                    .push_bind(i.target_hash.as_str())
+                    .push_bind(now.as_str());
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -411,11 +411,11 @@ impl StateStore for SqliteStore {
                 b.push_bind(pair_ids.get(l.pair.as_str()).copied().unwrap_or_default())
                     .push_bind(id_text(&l.a_id))
                     .push_bind(id_text(&l.b_id))
-                    .push_bind(l.a_hash.clone())
-                    .push_bind(l.b_hash.clone())
+                    .push_bind(l.a_hash.as_deref())
+                    .push_bind(l.b_hash.as_deref())
                     .push_bind(i64::from(l.orphaned))
-                    .push_bind(now.clone())
-                    .push_bind(now.clone());
+                    .push_bind(now.as_str())
+                    .push_bind(now.as_str());
             });
             q.push(
                 " ON CONFLICT (pair_id, a_id) DO UPDATE SET b_id = excluded.b_id, \
@@ -442,7 +442,7 @@ impl StateStore for SqliteStore {
                 QueryBuilder::new("DELETE FROM intents WHERE key IN (");
             let mut sep = q.separated(", ");
             for key in chunk {
-                sep.push_bind(key.clone());
+                sep.push_bind(key.as_str());
             }
             q.push(")");
             q.build().execute(&mut *tx).await?;

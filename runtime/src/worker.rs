@@ -180,10 +180,13 @@ impl Worker {
             return Err(WorkerError::LeaseTtl(config.lease_ttl));
         }
         let topology = engine.topology();
+        // An order may name an entity twice (read again later); it is one work item each
+        // shard all the same, or the workers' shares would count items that do not exist.
+        let mut seen = HashSet::new();
         let items = topology
             .order
             .iter()
-            .filter(|e| topology.from_entity(**e).next().is_some())
+            .filter(|e| seen.insert(**e) && topology.from_entity(**e).next().is_some())
             .flat_map(|e| (0..config.shards).map(|shard| WorkItem::new(e.system, e.entity, shard)))
             .collect();
         Ok(Worker {

@@ -154,3 +154,29 @@ fn runtime_commands_need_flows() {
     let cli = Cli::try_parse_from(["flowgen", "status"]).expect("parse");
     assert_eq!(run(cli), EXIT_USAGE);
 }
+
+/// `status`, `links` and `dead-letters list` only read the state: they work without the
+/// credentials a sync needs, which fails naming the missing variable.
+#[test]
+fn inspecting_the_state_needs_no_credentials() {
+    let dir = setup();
+    let d = dir.path();
+    assert_eq!(flowgen(d, &["sync", "--once"]), EXIT_OK);
+    // The same state, with Chargebee now an HTTP system whose key variable is not set.
+    std::fs::write(
+        d.join("http.yaml"),
+        "state: flowgen.db\nsystems:\n  Chargebee: { kind: chargebee, site: acme-test, api_key_env: FLOWGEN_TEST_UNSET_CHARGEBEE_KEY }\n  Powerofficego: { kind: memory-file, path: data/powerofficego.json, ids: int }\n",
+    )
+    .expect("config");
+    let http = d.join("http.yaml").display().to_string();
+    assert!(std::env::var_os("FLOWGEN_TEST_UNSET_CHARGEBEE_KEY").is_none());
+    for args in [
+        &["status", "--config", &http][..],
+        &["status", "--output", "json", "--config", &http],
+        &["links", "--config", &http],
+        &["dead-letters", "list", "--config", &http],
+    ] {
+        assert_eq!(flowgen(d, args), EXIT_OK, "{args:?}");
+    }
+    assert_ne!(flowgen(d, &["sync", "--once", "--config", &http]), EXIT_OK);
+}

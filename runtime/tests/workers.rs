@@ -441,3 +441,45 @@ async fn workers_refuse_a_shard_count_the_state_does_not_have() {
     };
     assert!(Worker::new(engine, backend.leases, "c", none).is_err());
 }
+
+/// An entity order that names an entity twice still gives one work item per entity and
+/// shard: a share counted over duplicates left a third worker with nothing to take.
+#[tokio::test]
+async fn an_order_naming_an_entity_twice_gives_each_item_once() {
+    let w = World::new().await;
+    let plain = w.engine();
+    let mut order = plain.topology().order.clone();
+    order.extend(plain.topology().order.clone());
+    let engine = Arc::new(w.engine_with(
+        registry(),
+        flowgen_runtime::engine::EngineOptions {
+            entity_order: Some(order),
+            ..support::options()
+        },
+    ));
+    let backend = Backend::sqlite(&w.dir.path().join("s.db"))
+        .await
+        .expect("sqlite");
+    let worker = Worker::new(
+        engine,
+        Arc::clone(&backend.leases),
+        "a",
+        WorkerConfig {
+            shards: 2,
+            ..WorkerConfig::default()
+        },
+    )
+    .expect("worker");
+    let mut items: Vec<String> = worker.items().iter().map(ToString::to_string).collect();
+    let count = items.len();
+    items.sort();
+    items.dedup();
+    assert_eq!(items.len(), count, "{items:?}");
+    let entities = plain
+        .topology()
+        .order
+        .iter()
+        .filter(|e| plain.topology().from_entity(**e).next().is_some())
+        .count();
+    assert_eq!(count, entities * 2);
+}

@@ -3,7 +3,7 @@
 //! (`benches/workers.rs`) start, watch, stop and compare.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
@@ -272,13 +272,24 @@ impl Process {
         let mut child = Command::new(bin)
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("FLOWGEN_LOG", "error")
+            // FLOWGEN_TEST_LOG (a tracing filter) shows more of a process when a test
+            // needs looking into; FLOWGEN_TEST_LOG_DIR also keeps each one's output in a file.
+            .env(
+                "FLOWGEN_LOG",
+                std::env::var("FLOWGEN_TEST_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
         let output = Arc::new(Mutex::new(String::new()));
+        let log_file = std::env::var_os("FLOWGEN_TEST_LOG_DIR").map(|dir| {
+            let path = std::path::Path::new(&dir).join(format!("{}.log", child.id()));
+            Arc::new(Mutex::new(
+                std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            ))
+        });
         for stream in [
             child
                 .stdout
@@ -293,8 +304,13 @@ impl Process {
         .flatten()
         {
             let output = Arc::clone(&output);
+            let log_file = log_file.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(file) = &log_file {
+                        let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+                        let _ = writeln!(file, "{line}");
+                    }
                     let mut out = output.lock().unwrap_or_else(|p| p.into_inner());
                     out.push_str(&line);
                     out.push('\n');

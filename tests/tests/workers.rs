@@ -149,8 +149,6 @@ async fn assert_nothing_open(store: &dyn StateStore, leases: &dyn Leases) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails since the merge with the connector work (replayable creates): the workers go idle but \
-            the quiet check never sees every live worker settle; see the session 2 note on issue 6"]
 async fn three_worker_processes_converge_like_one() {
     let Some(url) = cluster::postgres_url("three worker processes") else {
         return;

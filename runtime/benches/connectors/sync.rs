@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flowgen_runtime::cli::demo::{
-    connector_configs, demo_order, document_properties, document_types, sandbox_credential,
-    systems_at,
+    connector_configs, document_properties, document_types, sandbox_credential, systems_at,
 };
 use flowgen_runtime::connector::Connector;
 use flowgen_runtime::connectors::{BuildOptions, build_with};
@@ -116,7 +115,6 @@ async fn sync(child: &SandboxProcess, records: usize, subset_only: bool) -> Sync
             }),
         );
     }
-    let (order, _) = demo_order(&registry, &connectors);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("flowgen.db"))
@@ -127,10 +125,7 @@ async fn sync(child: &SandboxProcess, records: usize, subset_only: bool) -> Sync
         registry,
         connectors,
         Arc::clone(&store) as Arc<dyn StateStore>,
-        EngineOptions {
-            entity_order: Some(order),
-            ..EngineOptions::default()
-        },
+        EngineOptions::default(),
     );
     let sandbox_cpu0 = child.cpu_seconds();
     let cpu0 = proc::cpu_seconds();

@@ -486,58 +486,6 @@ impl Connector for Tracked {
     }
 }
 
-/// The system in the most flows (Chargebee in the five documents: every flow has it on
-/// one side).
-fn hub_system(registry: &Registry) -> Option<&'static str> {
-    let mut count: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for flow in registry.flows() {
-        *count.entry(flow.info().source.system).or_default() += 1;
-        *count.entry(flow.info().target.system).or_default() += 1;
-    }
-    count
-        .into_iter()
-        .max_by_key(|(system, n)| (*n, std::cmp::Reverse(*system)))
-        .map(|(system, _)| system)
-}
-
-/// The engine's dependency order with the hub's entities moved after the others, and the
-/// others read once more after the hub. Records a spoke creates in the hub then reach the
-/// other spokes in the same run (the hub is read after them), and records the hub's flows
-/// create in a spoke (the PowerOffice Go customers of the orders) reach the hub in the same
-/// run too (the second read of a spoke only has what changed since the first): one run
-/// converges and the next writes nothing.
-/// The demo's order of entities for the systems in `connectors` (see [`hub_between`]),
-/// and the hub.
-pub fn demo_order(
-    registry: &Registry,
-    connectors: &Connectors,
-) -> (Vec<crate::flow::EntityKey>, Option<&'static str>) {
-    let hub = hub_system(registry);
-    (hub_between(registry, connectors, hub), hub)
-}
-
-fn hub_between(
-    registry: &Registry,
-    connectors: &Connectors,
-    hub: Option<&'static str>,
-) -> Vec<crate::flow::EntityKey> {
-    let order = crate::engine::Topology::new(
-        registry,
-        |system| connectors.contains_key(system),
-        &HashMap::new(),
-        None,
-    )
-    .order;
-    let (hub_entities, spokes): (Vec<_>, Vec<_>) =
-        order.into_iter().partition(|e| Some(e.system) == hub);
-    spokes
-        .iter()
-        .copied()
-        .chain(hub_entities)
-        .chain(spokes.iter().copied())
-        .collect()
-}
-
 /// Creates, updates and deletes over every table of the sandbox.
 fn table_changes(stats: &flowgen_sandbox::StatsSnapshot) -> u64 {
     stats
@@ -783,24 +731,19 @@ pub async fn run_demo(
         )?;
     }
 
-    let (order, hub) = demo_order(&registry, &connectors);
     let store = Arc::new(SqliteStore::open(&options.state).await?) as Arc<dyn StateStore>;
     let engine = Engine::new(
         registry,
         connectors,
         Arc::clone(&store),
-        EngineOptions {
-            entity_order: Some(order),
-            ..EngineOptions::default()
-        },
+        EngineOptions::default(),
     );
     writeln!(
         out,
-        "state: {}\n{} flows in both directions over {} systems; {} read after the others, which are read again after it (the hub: what the others create in it, and what it creates in them, reaches the rest in the same run)",
+        "state: {}\n{} flows in both directions over {} systems; each run reads again the entities it wrote to, so what one system's records create in another reaches the rest in the same run",
         options.state.display(),
         engine.topology().directions.len(),
         configs.len(),
-        hub.unwrap_or("no system")
     )?;
 
     let first = run_once(

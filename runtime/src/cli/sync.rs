@@ -12,9 +12,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::config::{Config, DEFAULT_CONFIG, StateLocation, Systems};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::engine::{Engine, EngineOptions, Plan, RunReport};
+use crate::engine::{Engine, EngineOptions, Plan, RunReport, Topology};
 use crate::flow::Registry;
-use crate::state::Leases;
+use crate::state::{Leases, StateStore};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -123,29 +123,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|e| fail(format!("cannot start the async runtime: {e}")))
 }
 
-pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8> {
+fn load_config(common: &Common, registry: &Registry) -> Result<Config, u8> {
     let config = Config::load(&common.config).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_USAGE
     })?;
-    let registry = registry();
-    let (systems, connectors) = Systems::open_for(&config, &registry).map_err(fail)?;
-    let state = common.state.clone().unwrap_or_else(|| config.state.clone());
-    let backend = state
-        .open()
-        .await
-        .map_err(|e| fail(format!("{state}: {e}")))?;
-    // The order the demo converges in within one run: the hub system (in the most flows)
-    // after the others, which are read again after it.
-    let (order, _) = super::demo::demo_order(&registry, &connectors);
-    let mut options = EngineOptions {
-        prefer: config.prefer.clone(),
-        entity_order: Some(order),
-        ..EngineOptions::default()
-    };
-    if let Some(page_size) = config.page_size {
-        options.page_size = page_size;
-    }
     let unknown: Vec<&String> = config
         .prefer
         .keys()
@@ -157,6 +139,55 @@ pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<
             common.config.display()
         );
         return Err(EXIT_USAGE);
+    }
+    Ok(config)
+}
+
+/// What the commands that only read the state need: the flows of the configured systems
+/// and the store. No connector is built, so no credential has to be set.
+pub(super) struct Inspected {
+    pub(super) topology: Topology,
+    pub(super) store: Arc<dyn StateStore>,
+}
+
+pub(super) async fn load_state(
+    common: &Common,
+    registry: fn() -> Registry,
+) -> Result<Inspected, u8> {
+    let registry = registry();
+    let config = load_config(common, &registry)?;
+    let state = common.state.clone().unwrap_or_else(|| config.state.clone());
+    let backend = state
+        .open()
+        .await
+        .map_err(|e| fail(format!("{state}: {e}")))?;
+    let topology = Topology::new(
+        &registry,
+        |system| config.systems.contains_key(system),
+        &config.prefer,
+        None,
+    );
+    Ok(Inspected {
+        topology,
+        store: backend.store,
+    })
+}
+
+pub(super) async fn load(common: &Common, registry: fn() -> Registry) -> Result<Loaded, u8> {
+    let registry = registry();
+    let config = load_config(common, &registry)?;
+    let (systems, connectors) = Systems::open_for(&config, &registry).map_err(fail)?;
+    let state = common.state.clone().unwrap_or_else(|| config.state.clone());
+    let backend = state
+        .open()
+        .await
+        .map_err(|e| fail(format!("{state}: {e}")))?;
+    let mut options = EngineOptions {
+        prefer: config.prefer.clone(),
+        ..EngineOptions::default()
+    };
+    if let Some(page_size) = config.page_size {
+        options.page_size = page_size;
     }
     let engine = Engine::new(registry, connectors, backend.store, options);
     Ok(Loaded {
@@ -385,16 +416,16 @@ pub fn status(args: StatusArgs, registry: fn() -> Registry) -> u8 {
         Err(code) => return code,
     };
     rt.block_on(async {
-        let loaded = match load(&args.common, registry).await {
+        let loaded = match load_state(&args.common, registry).await {
             Ok(l) => l,
             Err(code) => return code,
         };
-        let store = loaded.engine.store();
+        let store = &loaded.store;
         let (counts, runs) = match (store.counts().await, store.runs(1).await) {
             (Ok(c), Ok(r)) => (c, r),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
-        let topology = loaded.engine.topology();
+        let topology = &loaded.topology;
         let rows: Vec<FlowStatus> = topology
             .directions
             .iter()
@@ -449,11 +480,11 @@ pub fn links(args: LinksArgs, registry: fn() -> Registry) -> u8 {
         Err(code) => return code,
     };
     rt.block_on(async {
-        let loaded = match load(&args.common, registry).await {
+        let loaded = match load_state(&args.common, registry).await {
             Ok(l) => l,
             Err(code) => return code,
         };
-        let topology = loaded.engine.topology();
+        let topology = &loaded.topology;
         let pair = match &args.flow {
             None => None,
             Some(name) => match topology.direction(name) {
@@ -464,7 +495,7 @@ pub fn links(args: LinksArgs, registry: fn() -> Registry) -> u8 {
                 }
             },
         };
-        let links = match loaded.engine.store().all_links(pair.as_deref()).await {
+        let links = match loaded.store.all_links(pair.as_deref()).await {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
@@ -501,11 +532,11 @@ pub fn dead_letters(args: DeadLettersArgs, registry: fn() -> Registry) -> u8 {
     rt.block_on(async {
         match args.command {
             DeadLettersCommand::List { common } => {
-                let loaded = match load(&common, registry).await {
+                let loaded = match load_state(&common, registry).await {
                     Ok(l) => l,
                     Err(code) => return code,
                 };
-                let letters = match loaded.engine.store().dead_letters().await {
+                let letters = match loaded.store.dead_letters().await {
                     Ok(l) => l,
                     Err(e) => return fail(e),
                 };

@@ -43,6 +43,9 @@ pub struct EngineOptions {
     pub entity_order: Option<Vec<EntityKey>>,
     /// How many times deferred records are retried within one run.
     pub deferral_rounds: usize,
+    /// How many times a run reads again the entities it wrote to (see the engine's
+    /// `settle`); 0 leaves records created late in the order for the next run.
+    pub settle_rounds: usize,
 }
 
 impl Default for EngineOptions {
@@ -53,6 +56,7 @@ impl Default for EngineOptions {
             retry: RetryPolicy::default(),
             entity_order: None,
             deferral_rounds: 10,
+            settle_rounds: 5,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Direction {
     pub prefer: Prefer,
     /// The direction records take back.
     pub reverse: usize,
+    /// The paths this direction writes on `to` (its payloads carry these and nothing else).
+    pub writes: Projection,
 }
 
 impl Direction {
@@ -151,6 +153,7 @@ impl Topology {
                     .collect(),
                 prefer: prefer.get(info.name).copied().unwrap_or_default(),
                 reverse: usize::MAX,
+                writes: Projection::default(),
             });
             if !documented.contains(&(info.target, info.source)) || info.source == info.target {
                 directions.push(Direction {
@@ -167,24 +170,41 @@ impl Topology {
                     match_rules: Vec::new(),
                     prefer: prefer.get(info.name).copied().unwrap_or_default(),
                     reverse: usize::MAX,
+                    writes: Projection::default(),
                 });
             }
         }
-        // Each side of a pair is hashed over the properties the direction into it writes.
-        for d in &directions {
+        // Each side of a pair is hashed over every property a direction writes into it or
+        // reads from it. The two sets are the same when a pair's flows are inverses of each
+        // other; when two documented flows disagree (each direction then uses its own
+        // table), an edit of a property only the direction out of a side reads must still
+        // change that side's hash, or it would never be synchronized.
+        let mut side_paths: HashMap<(usize, Side), Vec<&'static str>> = HashMap::new();
+        for d in &mut directions {
             let Some((_, flow)) = flows.iter().find(|(i, _)| *i == d.flow) else {
                 continue;
             };
-            let paths = flow
-                .info()
-                .properties
-                .iter()
-                .map(|p| if d.reversed { p.source } else { p.target });
+            let properties = flow.info().properties;
+            let (read, written): (Vec<&'static str>, Vec<&'static str>) = if d.reversed {
+                properties.iter().map(|p| (p.target, p.source)).unzip()
+            } else {
+                properties.iter().map(|p| (p.source, p.target)).unzip()
+            };
+            d.writes = Projection::new(written.iter().copied());
+            side_paths
+                .entry((d.pair, d.to_side()))
+                .or_default()
+                .extend(written);
+            side_paths
+                .entry((d.pair, d.from_side))
+                .or_default()
+                .extend(read);
+        }
+        for ((pair, side), paths) in side_paths {
             let projection = Projection::new(paths);
-            let pair = &mut pairs[d.pair];
-            match d.to_side() {
-                Side::A => pair.proj_a = projection,
-                Side::B => pair.proj_b = projection,
+            match side {
+                Side::A => pairs[pair].proj_a = projection,
+                Side::B => pairs[pair].proj_b = projection,
             }
         }
         let reverses: Vec<usize> = directions

@@ -75,6 +75,9 @@ pub(super) struct RunCtx<'e> {
     scope: Option<&'e ItemScope>,
     /// The source values of queued creates by intent key, for their claims (workers only).
     pending_data: HashMap<String, Value>,
+    /// Entities this run wrote to (created or updated records in) since they were last
+    /// read: their changes feeds now hold records the other flows out of them have not seen.
+    written: HashSet<EntityKey>,
 }
 
 fn aborted(e: ConnectorError) -> Result<ConnectorError, EngineError> {
@@ -122,6 +125,7 @@ impl<'e> RunCtx<'e> {
             placeholders: 0,
             scope: None,
             pending_data: HashMap::new(),
+            written: HashSet::new(),
         })
     }
 
@@ -188,6 +192,9 @@ impl<'e> RunCtx<'e> {
         if !self.stopping() {
             self.retry_deferred().await?;
         }
+        if self.scope.is_none() && !self.dry {
+            self.settle().await?;
+        }
         for (di, id, reason) in &self.deferred {
             self.batch.deferred.push(Deferral {
                 direction: engine.topology.directions[*di].name.clone(),
@@ -198,8 +205,32 @@ impl<'e> RunCtx<'e> {
         self.flush().await
     }
 
+    /// Reads again the entities this run wrote to after it had read them, until a round
+    /// writes nothing: records created in a system read earlier in the order (a spoke's
+    /// record created in the hub, then due in another spoke) reach every system in the same
+    /// run, whatever the entity order. The re-read only sees what changed since the
+    /// entity's cursor, mostly this run's own writes, which the hashes recognise as echoes.
+    async fn settle(&mut self) -> Result<(), EngineError> {
+        let engine = self.engine;
+        for _ in 0..engine.options.settle_rounds {
+            if self.written.is_empty() || self.stopping() {
+                break;
+            }
+            let written = std::mem::take(&mut self.written);
+            for entity in &engine.topology.order {
+                if written.contains(entity) {
+                    self.read_entity(*entity).await?;
+                }
+            }
+            self.retry_deferred().await?;
+        }
+        Ok(())
+    }
+
     async fn read_entity(&mut self, entity: EntityKey) -> Result<(), EngineError> {
         let engine = self.engine;
+        // Whatever this read misses of the writes made so far is in the feed it reads.
+        self.written.remove(&entity);
         let directions: Vec<usize> = engine.topology.from_entity(entity).collect();
         let Some(connector) = self.connector(entity.system) else {
             return Ok(());
@@ -367,11 +398,20 @@ impl<'e> RunCtx<'e> {
             let Some(connector) = self.connector(&intent.target_system) else {
                 continue;
             };
-            let existing = if connector.idempotent_create() {
-                None
-            } else {
-                self.find_equal(connector, d.to, &intent.payload).await?
-            };
+            let mut existing = None;
+            if !connector.idempotent_create() {
+                // A record another source is linked to already is not this create's.
+                for candidate in self.find_equal(connector, d.to, &intent.payload).await? {
+                    if self
+                        .link(d.pair, intent.source_side.other(), &candidate.id)
+                        .await?
+                        .is_none()
+                    {
+                        existing = Some(candidate);
+                        break;
+                    }
+                }
+            }
             let record = match existing {
                 Some(record) => Ok(record),
                 None => {
@@ -409,35 +449,39 @@ impl<'e> RunCtx<'e> {
         self.flush().await
     }
 
-    /// A record of `entity` whose values include all of `payload`'s non-empty values (the
-    /// match lookup for systems without idempotency keys).
+    /// The records of `entity` whose values include all of `payload`'s (the match lookup
+    /// for systems without idempotency keys). A payload with no non-empty scalar value
+    /// matches nothing: it would match every record.
     async fn find_equal(
         &self,
         connector: &dyn Connector,
         entity: EntityKey,
         payload: &Value,
-    ) -> Result<Option<RemoteRecord>, EngineError> {
+    ) -> Result<Vec<RemoteRecord>, EngineError> {
         let Some(map) = payload.as_object() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let Some((key, value)) = map
             .iter()
             .find(|(_, v)| !v.is_object() && !v.is_array() && !json_path::is_empty(v))
         else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let found = match connector.search(entity.entity, key, value).await {
             Ok(found) => found,
             Err(e) => {
                 aborted(e)?;
-                return Ok(None);
+                return Ok(Vec::new());
             }
         };
-        Ok(found.into_iter().find(|r| {
-            let mut merged = r.data.clone();
-            json_path::merge(&mut merged, payload);
-            merged == r.data
-        }))
+        Ok(found
+            .into_iter()
+            .filter(|r| {
+                let mut merged = r.data.clone();
+                json_path::merge(&mut merged, payload);
+                merged == r.data
+            })
+            .collect())
     }
 
     /// Stores intents of queued creates, performs them, and commits the page.
@@ -549,6 +593,7 @@ impl<'e> RunCtx<'e> {
                     intent.target_hash,
                 );
                 self.put_link(d.pair, link);
+                self.written.insert(d.to);
                 self.counts[di].created += 1;
                 self.counts[di].writes += 1;
                 self.resolved(di, &intent.source_id);
@@ -737,18 +782,31 @@ impl<'e> RunCtx<'e> {
         record: &RemoteRecord,
         depth: usize,
     ) -> Result<Result<Value, MapError>, EngineError> {
+        let d = &self.engine.topology.directions[di];
+        self.map_through(d.flow, d.reversed, d.from, record, depth)
+            .await
+    }
+
+    /// Maps `record` of `from` through flow `flow_index`, forward or (`reversed`) inverse.
+    async fn map_through(
+        &mut self,
+        flow_index: usize,
+        reversed: bool,
+        from: EntityKey,
+        record: &RemoteRecord,
+        depth: usize,
+    ) -> Result<Result<Value, MapError>, EngineError> {
         let engine = self.engine;
-        let d = &engine.topology.directions[di];
-        let Some(flow) = self.flows.get(d.flow).copied() else {
+        let Some(flow) = self.flows.get(flow_index).copied() else {
             return Ok(Err(MapError::Invalid {
-                entity: d.from,
+                entity: from,
                 message: "flow missing from the registry".into(),
             }));
         };
         let references = if !flow.has_references() {
             // Decoding the record once more would only find none.
             Ok(Vec::new())
-        } else if d.reversed {
+        } else if reversed {
             flow.inverse_references_json(&record.data)
         } else {
             flow.references_json(&record.data)
@@ -762,7 +820,7 @@ impl<'e> RunCtx<'e> {
             let mut target = self.translate(r.from, &r.id, r.to).await?;
             if target.is_none()
                 && depth < MAX_DEPTH
-                && let Some(creator) = engine.topology.connected_creator(r.from, r.to, d.from)
+                && let Some(creator) = engine.topology.connected_creator(r.from, r.to, from)
             {
                 match self.get(r.from, &r.id).await {
                     Ok(Some(referenced)) => {
@@ -780,11 +838,64 @@ impl<'e> RunCtx<'e> {
                 resolved.0.insert((r.from, r.id, r.to), target);
             }
         }
-        Ok(if d.reversed {
+        Ok(if reversed {
             flow.inverse_json(&record.data, &resolved)
         } else {
             flow.forward_json(&record.data, &resolved)
         })
+    }
+
+    /// What the `to` record of direction `di` holds, hashed over its side's projection, once
+    /// `payload` is written over `current`: the properties the direction does not write
+    /// keep their values (they differ from the payload's only when the pair's two
+    /// documented flows map different properties).
+    fn hash_after_write(
+        &self,
+        di: usize,
+        current: &Value,
+        payload: &Value,
+        to_hash: &str,
+    ) -> String {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let projection = engine.topology.pairs[d.pair].projection(d.to_side());
+        if d.writes == *projection {
+            return to_hash.to_string();
+        }
+        let mut after = projection.project(current);
+        json_path::merge(&mut after, payload);
+        hash(&projection.project(&after))
+    }
+
+    /// A create's payload with the values the pair's other documented flow maps back (its
+    /// inverse, applied to the source record) where this direction maps nothing, so that a
+    /// pair whose two documents map different properties agrees from its creation. Values
+    /// this direction writes win; a record the other flow cannot map adds nothing.
+    async fn with_reverse_values(
+        &mut self,
+        di: usize,
+        record: &RemoteRecord,
+        payload: Value,
+    ) -> Result<Value, EngineError> {
+        let engine = self.engine;
+        let d = &engine.topology.directions[di];
+        let projection = engine.topology.pairs[d.pair].projection(d.to_side());
+        let Some(reverse) = engine.topology.directions.get(d.reverse) else {
+            return Ok(payload);
+        };
+        if d.writes == *projection || reverse.reversed || reverse.flow == d.flow {
+            return Ok(payload);
+        }
+        let back = match self
+            .map_through(reverse.flow, true, d.from, record, MAX_DEPTH)
+            .await?
+        {
+            Ok(back) => back,
+            Err(_) => return Ok(payload),
+        };
+        let mut merged = json_path::strip_nulls(&projection.project(&back));
+        json_path::merge(&mut merged, &payload);
+        Ok(projection.project(&merged))
     }
 
     /// Synchronizes one record through direction `di`. `forced`: a `when_connected` create
@@ -841,8 +952,8 @@ impl<'e> RunCtx<'e> {
             }
             Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
         };
-        let payload = pair.projection(to_side).project_owned(mapped);
-        let to_hash = hash(&payload);
+        let payload = d.writes.project_owned(mapped);
+        let to_hash = hash_projected(pair.projection(to_side), &payload);
         let from_hash = hash_projected(pair.projection(from_side), &record.data);
         let outcome = match link {
             Some(link) => {
@@ -906,6 +1017,7 @@ impl<'e> RunCtx<'e> {
         };
         let target_now = pair.projection(to_side).project(&target.data);
         let target_hash = hash(&target_now);
+        let to_hash = self.hash_after_write(di, &target.data, &payload, &to_hash);
         let target_changed = link.hash(to_side).is_some_and(|h| h != target_hash);
         let mut conflict = false;
         if target_changed {
@@ -976,7 +1088,7 @@ impl<'e> RunCtx<'e> {
         };
         let pair = &engine.topology.pairs[d.pair];
         let back = match self.map(rd, target, depth).await? {
-            Ok(back) => pair.projection(reverse.to_side()).project(&back),
+            Ok(back) => reverse.writes.project(&back),
             Err(MapError::Unlinked {
                 property,
                 from,
@@ -988,7 +1100,12 @@ impl<'e> RunCtx<'e> {
             }
             Err(e) => return Ok(self.dead_letter(rd, &target.id, &target.data, e.to_string())),
         };
-        let back_hash = hash(&back);
+        let back_hash = self.hash_after_write(
+            rd,
+            &record.data,
+            &back,
+            &hash(&pair.projection(d.from_side).project(&back)),
+        );
         let current = pair.projection(d.from_side).project(&record.data);
         link.set_hash(d.to_side(), target_hash);
         self.write(
@@ -1063,6 +1180,7 @@ impl<'e> RunCtx<'e> {
                 }
                 link.set_hash(d.to_side(), to_hash);
                 self.put_link(d.pair, link);
+                self.written.insert(d.to);
                 self.counts[count_on].updated += 1;
                 self.counts[count_on].writes += 1;
                 Ok(Outcome::Updated)
@@ -1113,6 +1231,7 @@ impl<'e> RunCtx<'e> {
                     continue;
                 }
                 let candidate_now = pair.projection(to_side).project(&candidate.data);
+                let to_hash = self.hash_after_write(di, &candidate.data, &payload, &to_hash);
                 let link = new_link(
                     &pair.key,
                     from_side,
@@ -1154,6 +1273,8 @@ impl<'e> RunCtx<'e> {
             self.counts[di].skipped += 1;
             return Ok(Outcome::Skipped);
         }
+        let payload = self.with_reverse_values(di, record, payload).await?;
+        let to_hash = hash_projected(pair.projection(to_side), &payload);
         let create_payload = json_path::strip_nulls_owned(payload);
         if self.dry {
             self.placeholders += 1;

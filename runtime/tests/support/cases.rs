@@ -568,6 +568,40 @@ async fn s8b_a_crash_between_create_and_link_never_duplicates_without_idempotenc
     crash_then_restart(&w).await;
 }
 
+/// Reconciling a lost create by its values must not take a record that another source is
+/// linked to already, even when its values are the same.
+#[tokio::test]
+async fn s8c_a_lost_create_is_never_reconciled_onto_a_record_linked_to_another_source() {
+    let w = World::with(vec![
+        MemoryConnector::new("Chargebee", IdKind::Text { prefix: "cb_".into() }),
+        MemoryConnector::new("Powerofficego", IdKind::Int).without_idempotency(),
+    ])
+    .await;
+    let first = w.cb().insert("Customer", ann());
+    w.engine().sync_once().await.expect("first run");
+    assert_eq!(w.links(PERSON_PAIR).await, vec![(first.clone(), int(1))]);
+
+    // A second customer with the same values; its create's answer is lost.
+    w.po().inject(
+        Fault::new(Operation::Create, "Customers person", FaultKind::CrashAfterCreate).times(1),
+    );
+    let second = w.cb().insert("Customer", ann());
+    let err = w.engine().sync_once().await.expect_err("crash");
+    assert!(matches!(err, EngineError::Aborted(_)), "{err}");
+    assert_eq!(w.po().count("Customers person"), 2);
+
+    let report = w.engine().sync_once().await.expect("restart");
+    assert_eq!(report.reconciled_intents, 1);
+    assert_eq!(
+        w.links(PERSON_PAIR).await,
+        vec![(first, int(1)), (second, int(2))]
+    );
+    assert_eq!(w.po().count("Customers person"), 2);
+    assert!(w.store.intents().await.expect("intents").is_empty());
+    let again = w.engine().sync_once().await.expect("again");
+    assert_eq!(again.total().writes, 0);
+}
+
 #[tokio::test]
 async fn s9_a_second_run_without_changes_writes_nothing() {
     let w = World::new().await;

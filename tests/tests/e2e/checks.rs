@@ -214,7 +214,8 @@ enum Carried {
     /// The reverse flow writes it from several target properties (the documents map two
     /// properties onto one): only one of them can round-trip.
     ManyToOne,
-    /// The reverse flow does not write it: the created record got a default.
+    /// The reverse flow does not write it. Not a gap: a create also carries what the
+    /// other documented flow maps back, so the created record holds the value.
     NotAtAll,
 }
 
@@ -352,9 +353,6 @@ pub fn documents_hold(
                 match gap {
                     Some(Carried::ManyToOne) => found.known_gaps.push(format!(
                         "[documents map several properties onto `{property}`] {message}"
-                    )),
-                    Some(Carried::NotAtAll) => found.known_gaps.push(format!(
-                        "[created by the reverse flow, which does not map `{property}`: it got a default, not the value the link syncs] {message}"
                     )),
                     _ => problems.push(message),
                 }

@@ -1,5 +1,6 @@
-//! The engine over many records: memory connectors, a SQLite state file, the
-//! Chargebee ↔ Powerofficego flows. Each size runs in its own process so that peak memory
+//! The engine over many records: memory connectors, a SQLite state file, the five
+//! documents' generated flows (those between Chargebee and Powerofficego run: the other
+//! systems have no connector). Each size runs in its own process so that peak memory
 //! (VmHWM from /proc/self/status) is that size's alone.
 //!
 //! `cargo bench -p flowgen-runtime --bench engine` runs 10,000 and 100,000 records, each
@@ -7,8 +8,11 @@
 //! `sink` (the target system keeps only ids, so the figure is the engine's own memory plus
 //! the source records). One size: `… --bench engine -- 100000 full`.
 
-#[path = "../tests/support/flows.rs"]
-mod flows;
+/// The five documents' flows, generated at compile time (the same as the `dataflows`
+/// crate's, which this crate cannot depend on).
+mod generated {
+    flowgen_macros::dataflows!("../generated/dataflows");
+}
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -76,7 +80,7 @@ fn one(n: usize, sink: bool) {
             ("Powerofficego".to_string(), po.clone() as Arc<dyn Connector>),
         ]);
         let engine = Engine::new(
-            flows::registry(),
+            generated::registry(),
             connectors,
             Arc::new(store) as Arc<dyn StateStore>,
             EngineOptions::default(),

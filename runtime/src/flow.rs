@@ -28,11 +28,48 @@ impl fmt::Display for EntityKey {
 
 /// A record id as the system gives it: PowerOffice Go and WebCRM use integers, Chargebee
 /// strings, sales orders GUIDs. Kept in its JSON form so it is written back unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Deserializes from an integer that fits an `i64` or a string (what `#[serde(untagged)]`
+/// accepted, without buffering the value and trying each variant in turn).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(untagged)]
 pub enum RecordId {
     Int(i64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for RecordId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RecordId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record id (an integer or a string)")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RecordId, E> {
+                Ok(RecordId::Int(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RecordId, E> {
+                i64::try_from(v)
+                    .map(RecordId::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RecordId, E> {
+                Ok(RecordId::Text(v.to_string()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RecordId, E> {
+                Ok(RecordId::Text(v))
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl RecordId {
@@ -303,6 +340,12 @@ pub trait Flow: Send + Sync + 'static {
     fn applies(&self, _source: &Self::Source) -> bool {
         true
     }
+
+    /// Whether `references` or `inverse_references` can return anything (`false` lets the
+    /// engine skip them; [`no_references!`](crate::no_references) says so).
+    fn has_references(&self) -> bool {
+        true
+    }
 }
 
 /// A flow the engine can drive without knowing its types: JSON in, JSON out.
@@ -313,6 +356,8 @@ pub trait DynFlow: Send + Sync {
     fn references_json(&self, source: &Value) -> Result<Vec<Reference>, MapError>;
     fn inverse_references_json(&self, target: &Value) -> Result<Vec<Reference>, MapError>;
     fn applies_json(&self, source: &Value) -> Result<bool, MapError>;
+    /// Whether the flow has references to translate (see [`Flow::has_references`]).
+    fn has_references(&self) -> bool;
 }
 
 fn decode<R: Record>(value: &Value) -> Result<R, MapError> {
@@ -352,6 +397,10 @@ impl<F: Flow> DynFlow for F {
 
     fn applies_json(&self, source: &Value) -> Result<bool, MapError> {
         Ok(self.applies(&decode(source)?))
+    }
+
+    fn has_references(&self) -> bool {
+        Flow::has_references(self)
     }
 }
 
@@ -410,5 +459,28 @@ impl Registry {
         all.sort();
         all.dedup();
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn record_ids_deserialize_from_integers_and_strings_only() {
+        let id = |v: Value| serde_json::from_value::<RecordId>(v).ok();
+        assert_eq!(id(json!(12)), Some(RecordId::Int(12)));
+        assert_eq!(id(json!(-3)), Some(RecordId::Int(-3)));
+        assert_eq!(id(json!("cb_1")), Some(RecordId::from("cb_1")));
+        assert_eq!(id(json!("12")), Some(RecordId::from("12")));
+        assert_eq!(id(json!(u64::MAX)), None);
+        assert_eq!(id(json!(1.5)), None);
+        assert_eq!(id(json!(null)), None);
+        assert_eq!(id(json!([1])), None);
+        let from_text: Id<()> = serde_json::from_str(r#""a\"b""#).expect("id");
+        assert_eq!(from_text.id(), &RecordId::from("a\"b"));
+        let text = serde_json::to_string(&RecordId::Int(7)).expect("json");
+        assert_eq!(text, "7");
     }
 }

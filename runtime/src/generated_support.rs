@@ -178,7 +178,8 @@ impl<T: Default> SlotAt for Vec<T> {
     }
 }
 
-/// The `references` and `inverse_references` methods of a flow that maps no reference.
+/// The `references`, `inverse_references` and `has_references` methods of a flow that maps
+/// no reference.
 #[macro_export]
 macro_rules! no_references {
     () => {
@@ -188,6 +189,10 @@ macro_rules! no_references {
 
         fn inverse_references(&self, _: &Self::Target) -> ::std::vec::Vec<$crate::Reference> {
             ::std::vec::Vec::new()
+        }
+
+        fn has_references(&self) -> bool {
+            false
         }
     };
 }

@@ -188,6 +188,13 @@ impl DynFlow for Interpreter {
         // A documented condition needs the embedding code; the interpreter has none.
         Ok(self.info.condition.is_none())
     }
+
+    fn has_references(&self) -> bool {
+        self.info
+            .properties
+            .iter()
+            .any(|p| p.source_reference.is_some() || p.target_reference.is_some())
+    }
 }
 
 #[cfg(test)]

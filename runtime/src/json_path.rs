@@ -67,6 +67,20 @@ pub fn strip_nulls(value: &Value) -> Value {
     }
 }
 
+/// [`strip_nulls`], reusing `value`'s allocations.
+pub fn strip_nulls_owned(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls_owned(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls_owned).collect()),
+        other => other,
+    }
+}
+
 /// A set of dotted paths, compiled into a tree so that projecting a record walks it once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Projection {
@@ -107,6 +121,17 @@ impl Projection {
         self.children.is_empty()
     }
 
+    /// The number of top-level property names.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// The top-level properties and their sub-projections, sorted by name (a leaf has
+    /// none).
+    pub fn children(&self) -> impl Iterator<Item = (&str, &Projection)> {
+        self.children.iter().map(|(name, p)| (name.as_str(), p))
+    }
+
     /// The top-level property names.
     pub fn roots(&self) -> impl Iterator<Item = &str> {
         self.children.iter().map(|(name, _)| name.as_str())
@@ -119,6 +144,50 @@ impl Projection {
             return Value::Object(Map::new());
         }
         self.project_node(value)
+    }
+
+    /// [`Projection::project`], moving the values kept out of `value` instead of copying
+    /// them.
+    pub fn project_owned(&self, value: Value) -> Value {
+        if self.children.is_empty() {
+            return Value::Object(Map::new());
+        }
+        self.project_node_owned(value)
+    }
+
+    fn project_node_owned(&self, value: Value) -> Value {
+        if self.children.is_empty() {
+            return value;
+        }
+        match value {
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| self.project_node_owned(i))
+                    .collect(),
+            ),
+            Value::Object(mut map) => {
+                let mut out = Map::new();
+                for (name, child) in &self.children {
+                    match map.remove_entry(name.as_str()) {
+                        Some((key, inner)) => {
+                            out.insert(key, child.project_node_owned(inner));
+                        }
+                        None => {
+                            out.insert(name.clone(), Value::Null);
+                        }
+                    }
+                }
+                Value::Object(out)
+            }
+            _ => {
+                let mut out = Map::new();
+                for (name, _) in &self.children {
+                    out.insert(name.clone(), Value::Null);
+                }
+                Value::Object(out)
+            }
+        }
     }
 
     fn project_node(&self, value: &Value) -> Value {
@@ -225,6 +294,10 @@ mod tests {
             json!({"addr": null, "email": null, "lines": null})
         );
         assert_eq!(Projection::new([]).project(&v), json!({}));
+        for value in [v.clone(), json!({}), json!(3), json!([{"addr": "x"}, {}])] {
+            assert_eq!(p.project_owned(value.clone()), p.project(&value));
+            assert_eq!(Projection::new([]).project_owned(value), json!({}));
+        }
         let diff = p.diff(&p.project(&v), &p.project(&json!({"email": "b"})));
         assert_eq!(
             diff,
@@ -241,6 +314,10 @@ mod tests {
         assert_eq!(
             strip_nulls(&json!({"a": null, "b": [null, {"c": null}]})),
             json!({"b": [null, {}]})
+        );
+        assert_eq!(
+            strip_nulls_owned(json!({"a": null, "b": [null, {"c": null, "d": 1}]})),
+            json!({"b": [null, {"d": 1}]})
         );
     }
 }

@@ -98,13 +98,29 @@ impl WriteCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A record version. Its data is kept packed ([`packed`]): one allocation per record
+/// instead of a tree of them, so that a large system stays compact and reading a page of
+/// changes reads contiguous memory.
+#[derive(Debug, Clone)]
 struct Row {
     id: RecordId,
     updated_at: DateTime<Utc>,
-    #[serde(default)]
     seq: u64,
-    data: Value,
+    data: Box<[u8]>,
+}
+
+impl Row {
+    fn data(&self) -> Value {
+        packed::decode(&self.data)
+    }
+
+    fn remote(&self) -> RemoteRecord {
+        RemoteRecord {
+            id: self.id.clone(),
+            updated_at: self.updated_at,
+            data: self.data(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -239,7 +255,7 @@ impl MemoryConnector {
         let Some(row) = state.tables.get(entity).and_then(|t| t.rows.get(id)) else {
             return false;
         };
-        let mut data = row.data.clone();
+        let mut data = row.data();
         json_path::merge(&mut data, &patch);
         state.put(entity, id.clone(), data, &self.ids);
         true
@@ -251,12 +267,7 @@ impl MemoryConnector {
         let mut out: Vec<_> = state
             .tables
             .get(entity)
-            .map(|t| {
-                t.rows
-                    .values()
-                    .map(|r| (r.id.clone(), r.data.clone()))
-                    .collect()
-            })
+            .map(|t| t.rows.values().map(|r| (r.id.clone(), r.data())).collect())
             .unwrap_or_default();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -265,12 +276,7 @@ impl MemoryConnector {
     /// One record's data.
     pub fn record(&self, entity: &str, id: &RecordId) -> Option<Value> {
         let state = self.lock();
-        state
-            .tables
-            .get(entity)?
-            .rows
-            .get(id)
-            .map(|r| r.data.clone())
+        state.tables.get(entity)?.rows.get(id).map(Row::data)
     }
 
     /// The number of records of `entity`.
@@ -387,7 +393,7 @@ impl MemoryConnector {
                                     id: row.id,
                                     updated_at,
                                     seq,
-                                    data: row.data,
+                                    data: packed::encode(&row.data),
                                 },
                             );
                         }
@@ -415,7 +421,7 @@ impl MemoryConnector {
                         id: r.id.clone(),
                         updated_at: Some(r.updated_at),
                         seq: Some(r.seq),
-                        data: r.data.clone(),
+                        data: r.data(),
                     })
                     .collect();
                 entities.insert(name.clone(), rows);
@@ -467,24 +473,18 @@ impl State {
             id: id.clone(),
             updated_at,
             seq,
-            data,
+            data: packed::encode(&data),
         };
-        let record = RemoteRecord {
+        table.rows.insert(id.clone(), row);
+        RemoteRecord {
             id,
             updated_at,
-            data: row.data.clone(),
-        };
-        table.rows.insert(record.id.clone(), row);
-        record
+            data,
+        }
     }
 
     fn remote(&self, entity: &str, id: &RecordId) -> Option<RemoteRecord> {
-        let row = self.tables.get(entity)?.rows.get(id)?;
-        Some(RemoteRecord {
-            id: row.id.clone(),
-            updated_at: row.updated_at,
-            data: row.data.clone(),
-        })
+        Some(self.tables.get(entity)?.rows.get(id)?.remote())
     }
 }
 
@@ -531,11 +531,7 @@ impl Connector for MemoryConnector {
         let mut range = table.by_seq.range(after + 1..);
         for (seq, id) in range.by_ref().take(limit) {
             if let Some(row) = table.rows.get(id) {
-                records.push(RemoteRecord {
-                    id: row.id.clone(),
-                    updated_at: row.updated_at,
-                    data: row.data.clone(),
-                });
+                records.push(row.remote());
             }
             last = Some(*seq);
         }
@@ -622,7 +618,7 @@ impl Connector for MemoryConnector {
             .tables
             .get(entity)
             .and_then(|t| t.rows.get(id))
-            .map(|r| r.data.clone())
+            .map(Row::data)
         else {
             return Err(self.error(
                 Operation::Update,
@@ -651,12 +647,8 @@ impl Connector for MemoryConnector {
         let mut found: Vec<RemoteRecord> = table
             .rows
             .values()
+            .map(Row::remote)
             .filter(|r| values_equal(&json_path::lookup(&r.data, property), value))
-            .map(|r| RemoteRecord {
-                id: r.id.clone(),
-                updated_at: r.updated_at,
-                data: r.data.clone(),
-            })
             .collect();
         found.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)
@@ -675,10 +667,164 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A compact, exact binary form of JSON values (numbers keep their integer or float
+/// representation bit for bit, unlike a round trip through JSON text).
+mod packed {
+    use serde_json::{Map, Number, Value};
+
+    const NULL: u8 = 0;
+    const FALSE: u8 = 1;
+    const TRUE: u8 = 2;
+    const INT: u8 = 3;
+    const UINT: u8 = 4;
+    const FLOAT: u8 = 5;
+    const STRING: u8 = 6;
+    const ARRAY: u8 = 7;
+    const OBJECT: u8 = 8;
+
+    pub fn encode(value: &Value) -> Box<[u8]> {
+        let mut out = Vec::with_capacity(64);
+        put(&mut out, value);
+        out.into_boxed_slice()
+    }
+
+    fn put_len(out: &mut Vec<u8>, len: usize) {
+        out.extend_from_slice(&(len as u64).to_le_bytes());
+    }
+
+    fn put_str(out: &mut Vec<u8>, s: &str) {
+        put_len(out, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn put(out: &mut Vec<u8>, value: &Value) {
+        match value {
+            Value::Null => out.push(NULL),
+            Value::Bool(false) => out.push(FALSE),
+            Value::Bool(true) => out.push(TRUE),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    out.push(INT);
+                    out.extend_from_slice(&i.to_le_bytes());
+                } else if let Some(u) = n.as_u64() {
+                    out.push(UINT);
+                    out.extend_from_slice(&u.to_le_bytes());
+                } else {
+                    out.push(FLOAT);
+                    out.extend_from_slice(&n.as_f64().unwrap_or_default().to_le_bytes());
+                }
+            }
+            Value::String(s) => {
+                out.push(STRING);
+                put_str(out, s);
+            }
+            Value::Array(items) => {
+                out.push(ARRAY);
+                put_len(out, items.len());
+                for item in items {
+                    put(out, item);
+                }
+            }
+            Value::Object(map) => {
+                out.push(OBJECT);
+                put_len(out, map.len());
+                for (key, item) in map {
+                    put_str(out, key);
+                    put(out, item);
+                }
+            }
+        }
+    }
+
+    /// The value `encode` packed (`Null` for bytes it did not write).
+    pub fn decode(bytes: &[u8]) -> Value {
+        let mut reader = Reader { bytes };
+        reader.value().unwrap_or(Value::Null)
+    }
+
+    struct Reader<'a> {
+        bytes: &'a [u8],
+    }
+
+    impl Reader<'_> {
+        fn take(&mut self, n: usize) -> Option<&[u8]> {
+            if n > self.bytes.len() {
+                return None;
+            }
+            let (head, rest) = self.bytes.split_at(n);
+            self.bytes = rest;
+            Some(head)
+        }
+
+        fn word(&mut self) -> Option<[u8; 8]> {
+            self.take(8)?.try_into().ok()
+        }
+
+        fn len(&mut self) -> Option<usize> {
+            usize::try_from(u64::from_le_bytes(self.word()?)).ok()
+        }
+
+        fn string(&mut self) -> Option<String> {
+            let n = self.len()?;
+            std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
+        }
+
+        fn value(&mut self) -> Option<Value> {
+            let (&tag, rest) = self.bytes.split_first()?;
+            self.bytes = rest;
+            Some(match tag {
+                NULL => Value::Null,
+                FALSE => Value::Bool(false),
+                TRUE => Value::Bool(true),
+                INT => Value::from(i64::from_le_bytes(self.word()?)),
+                UINT => Value::from(u64::from_le_bytes(self.word()?)),
+                FLOAT => Value::Number(Number::from_f64(f64::from_le_bytes(self.word()?))?),
+                STRING => Value::String(self.string()?),
+                ARRAY => {
+                    let n = self.len()?;
+                    let mut items = Vec::with_capacity(n.min(self.bytes.len()));
+                    for _ in 0..n {
+                        items.push(self.value()?);
+                    }
+                    Value::Array(items)
+                }
+                OBJECT => {
+                    let n = self.len()?;
+                    let mut map = Map::new();
+                    for _ in 0..n {
+                        let key = self.string()?;
+                        map.insert(key, self.value()?);
+                    }
+                    Value::Object(map)
+                }
+                _ => return None,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn packed_values_round_trip_exactly() {
+        let values = [
+            json!(null),
+            json!({"a": [1, -2, 18_446_744_073_709_551_615u64, 0.1, 0.30000000000000004, 1e300],
+                   "b": {"c": true, "d": false, "e": "ø\"x", "": []}, "f": {}}),
+            json!("text"),
+            json!(3.0),
+        ];
+        for value in values {
+            let back = packed::decode(&packed::encode(&value));
+            assert_eq!(back, value);
+            assert_eq!(back.to_string(), value.to_string());
+        }
+        assert_eq!(packed::decode(&[42]), Value::Null);
+        assert_eq!(packed::decode(&[]), Value::Null);
+    }
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()

@@ -2,12 +2,13 @@
 //! store transaction per page.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
 
 use super::conflict::incoming_wins;
-use super::hashing::hash;
+use super::hashing::{hash, hash_parts, hash_projected};
 use super::plan::{Plan, PlannedCreate, PlannedDeferral, PlannedLink, PlannedUpdate, PropertyDiff};
 use super::scope::ItemScope;
 use super::{Engine, EngineError, FlowCounts, RunReport};
@@ -47,6 +48,10 @@ impl Links for Resolved {
 
 type CacheKey = (usize, Side, RecordId);
 
+/// The links known in this page, per (pair, side) and id (`None`: known to be unlinked).
+/// Shared: a link is looked up from both sides and several directions.
+type LinkCache = HashMap<(usize, Side), HashMap<RecordId, Option<Arc<Link>>>>;
+
 pub(super) struct RunCtx<'e> {
     engine: &'e Engine,
     flows: Vec<&'e dyn DynFlow>,
@@ -56,8 +61,8 @@ pub(super) struct RunCtx<'e> {
     reconciled: u64,
     plan: Plan,
     batch: Batch,
-    batch_links: HashMap<(usize, RecordId), Link>,
-    cache: HashMap<CacheKey, Option<Link>>,
+    batch_links: HashMap<(usize, RecordId), Arc<Link>>,
+    cache: LinkCache,
     pending: Vec<(usize, Intent)>,
     pending_sources: HashSet<CacheKey>,
     deferred: Vec<(usize, RecordId, String)>,
@@ -261,9 +266,9 @@ impl<'e> RunCtx<'e> {
             if let Some(scope) = self.scope {
                 page.records.retain(|r| scope.holds(entity, &r.id));
             }
+            let ids: Vec<RecordId> = page.records.iter().map(|r| r.id.clone()).collect();
             for di in &directions {
                 let d = &engine.topology.directions[*di];
-                let ids: Vec<RecordId> = page.records.iter().map(|r| r.id.clone()).collect();
                 self.prefetch(d.pair, d.from_side, &ids).await?;
             }
             for record in &page.records {
@@ -488,16 +493,22 @@ impl<'e> RunCtx<'e> {
         }
         if let Some(scope) = self.scope {
             self.claim_pending(scope).await?;
-        } else if !self.pending.is_empty() {
-            let intents: Vec<Intent> = self.pending.iter().map(|(_, i)| i.clone()).collect();
+        }
+        let (directions, intents): (Vec<usize>, Vec<Intent>) =
+            std::mem::take(&mut self.pending).into_iter().unzip();
+        if self.scope.is_none() && !intents.is_empty() {
             engine.store.put_intents(&intents).await?;
         }
-        for (di, intent) in std::mem::take(&mut self.pending) {
+        for (di, intent) in directions.into_iter().zip(intents) {
             self.perform_create(di, intent).await?;
         }
         self.pending_sources.clear();
         let mut batch = std::mem::take(&mut self.batch);
-        batch.links = self.batch_links.drain().map(|(_, l)| l).collect();
+        batch.links = self
+            .batch_links
+            .drain()
+            .map(|(_, l)| Arc::unwrap_or_clone(l))
+            .collect();
         match self.scope {
             // Fenced: nothing is written once another worker took the item over.
             Some(scope) => {
@@ -509,7 +520,9 @@ impl<'e> RunCtx<'e> {
             None => engine.store.commit(batch).await?,
         }
         // The store now holds what the cache knew: dropping it keeps memory flat.
-        self.cache.clear();
+        for links in self.cache.values_mut() {
+            links.clear();
+        }
         Ok(())
     }
 
@@ -601,9 +614,10 @@ impl<'e> RunCtx<'e> {
         side: Side,
         ids: &[RecordId],
     ) -> Result<(), EngineError> {
+        let cached = self.cache.get(&(pair, side));
         let missing: Vec<RecordId> = ids
             .iter()
-            .filter(|id| !self.cache.contains_key(&(pair, side, (*id).clone())))
+            .filter(|id| cached.is_none_or(|c| !c.contains_key(*id)))
             .cloned()
             .collect();
         if missing.is_empty() {
@@ -611,13 +625,32 @@ impl<'e> RunCtx<'e> {
         }
         let key = &self.engine.topology.pairs[pair].key;
         let found = self.engine.store.links(key, side, &missing).await?;
+        let cached = self.cache.entry((pair, side)).or_default();
         for id in missing {
-            self.cache.insert((pair, side, id), None);
+            cached.insert(id, None);
         }
         for link in found {
-            self.cache_link(pair, link);
+            self.cache_link(pair, Arc::new(link));
         }
         Ok(())
+    }
+
+    fn cached(&self, pair: usize, side: Side, id: &RecordId) -> Option<&Option<Arc<Link>>> {
+        self.cache.get(&(pair, side))?.get(id)
+    }
+
+    /// The link of record `id` on `side` of `pair`, shared with the page's cache.
+    async fn link_shared(
+        &mut self,
+        pair: usize,
+        side: Side,
+        id: &RecordId,
+    ) -> Result<Option<Arc<Link>>, EngineError> {
+        if let Some(cached) = self.cached(pair, side, id) {
+            return Ok(cached.clone());
+        }
+        self.prefetch(pair, side, std::slice::from_ref(id)).await?;
+        Ok(self.cached(pair, side, id).cloned().flatten())
     }
 
     async fn link(
@@ -626,24 +659,28 @@ impl<'e> RunCtx<'e> {
         side: Side,
         id: &RecordId,
     ) -> Result<Option<Link>, EngineError> {
-        if let Some(cached) = self.cache.get(&(pair, side, id.clone())) {
-            return Ok(cached.clone());
-        }
-        self.prefetch(pair, side, std::slice::from_ref(id)).await?;
-        Ok(self.cache.get(&(pair, side, id.clone())).cloned().flatten())
+        Ok(self
+            .link_shared(pair, side, id)
+            .await?
+            .map(Arc::unwrap_or_clone))
     }
 
-    fn cache_link(&mut self, pair: usize, link: Link) {
+    fn cache_link(&mut self, pair: usize, link: Arc<Link>) {
         self.cache
-            .insert((pair, Side::B, link.b_id.clone()), Some(link.clone()));
+            .entry((pair, Side::B))
+            .or_default()
+            .insert(link.b_id.clone(), Some(Arc::clone(&link)));
         self.cache
-            .insert((pair, Side::A, link.a_id.clone()), Some(link));
+            .entry((pair, Side::A))
+            .or_default()
+            .insert(link.a_id.clone(), Some(link));
     }
 
     fn put_link(&mut self, pair: usize, link: Link) {
+        let link = Arc::new(link);
         if !self.dry {
             self.batch_links
-                .insert((pair, link.a_id.clone()), link.clone());
+                .insert((pair, link.a_id.clone()), Arc::clone(&link));
         }
         self.cache_link(pair, link);
     }
@@ -766,7 +803,10 @@ impl<'e> RunCtx<'e> {
                 message: "flow missing from the registry".into(),
             }));
         };
-        let references = if reversed {
+        let references = if !flow.has_references() {
+            // Decoding the record once more would only find none.
+            Ok(Vec::new())
+        } else if reversed {
             flow.inverse_references_json(&record.data)
         } else {
             flow.references_json(&record.data)
@@ -886,7 +926,7 @@ impl<'e> RunCtx<'e> {
                 Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
             }
         }
-        let link = self.link(d.pair, from_side, &record.id).await?;
+        let link = self.link_shared(d.pair, from_side, &record.id).await?;
         let may_create = forced || d.create == CreatePolicy::Always;
         if link.as_ref().is_some_and(|l| l.orphaned)
             || (link.is_none() && !may_create && d.match_rules.is_empty())
@@ -912,9 +952,9 @@ impl<'e> RunCtx<'e> {
             }
             Err(e) => return Ok(self.dead_letter(di, &record.id, &record.data, e.to_string())),
         };
-        let payload = d.writes.project(&mapped);
-        let to_hash = hash(&pair.projection(to_side).project(&payload));
-        let from_hash = hash(&pair.projection(from_side).project(&record.data));
+        let payload = d.writes.project_owned(mapped);
+        let to_hash = hash_projected(pair.projection(to_side), &payload);
+        let from_hash = hash_projected(pair.projection(from_side), &record.data);
         let outcome = match link {
             Some(link) => {
                 self.sync_linked(di, record, link, payload, to_hash, from_hash, depth)
@@ -939,7 +979,7 @@ impl<'e> RunCtx<'e> {
         &mut self,
         di: usize,
         record: &RemoteRecord,
-        mut link: Link,
+        link: Arc<Link>,
         payload: Value,
         to_hash: String,
         from_hash: String,
@@ -954,6 +994,7 @@ impl<'e> RunCtx<'e> {
             self.counts[di].unchanged += 1;
             return Ok(Outcome::Unchanged);
         }
+        let mut link = Arc::unwrap_or_clone(link);
         if link.hash(to_side) == Some(to_hash.as_str()) {
             link.set_hash(from_side, from_hash);
             self.put_link(d.pair, link);
@@ -1131,10 +1172,9 @@ impl<'e> RunCtx<'e> {
                 } else {
                     link.set_hash(
                         d.from_side,
-                        hash(
-                            &engine.topology.pairs[d.pair]
-                                .projection(d.from_side)
-                                .project(&record.data),
+                        hash_projected(
+                            engine.topology.pairs[d.pair].projection(d.from_side),
+                            &record.data,
                         ),
                     );
                 }
@@ -1234,8 +1274,8 @@ impl<'e> RunCtx<'e> {
             return Ok(Outcome::Skipped);
         }
         let payload = self.with_reverse_values(di, record, payload).await?;
-        let to_hash = hash(&pair.projection(to_side).project(&payload));
-        let create_payload = json_path::strip_nulls(&payload);
+        let to_hash = hash_projected(pair.projection(to_side), &payload);
+        let create_payload = json_path::strip_nulls_owned(payload);
         if self.dry {
             self.placeholders += 1;
             let placeholder = RecordId::Text(format!("(new {} #{})", d.to, self.placeholders));
@@ -1283,7 +1323,7 @@ impl<'e> RunCtx<'e> {
                 match outcome {
                     Some(ClaimOutcome::Claimed) => {}
                     Some(ClaimOutcome::Linked(link)) => {
-                        self.cache_link(d.pair, link);
+                        self.cache_link(d.pair, Arc::new(link));
                         return Ok(Outcome::Linked);
                     }
                     // The connected record waits (its reference is unlinked) and comes back.
@@ -1335,5 +1375,11 @@ fn new_link(
 fn idempotency_key(direction: &str, id: &RecordId) -> String {
     let nonce: u64 = rand::random();
     let at = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    hash(&serde_json::json!([direction, id.to_json(), at, nonce]))
+    let id = crate::state::id_text(id);
+    hash_parts(&[
+        direction.as_bytes(),
+        id.as_bytes(),
+        &at.to_le_bytes(),
+        &nonce.to_le_bytes(),
+    ])
 }

@@ -6,7 +6,8 @@
 //!
 //! | table | key | holds |
 //! |---|---|---|
-//! | `links` | (`pair`, `a_id`), unique (`pair`, `b_id`) | a link between record `a_id` of side A and `b_id` of side B of an entity pair; `a_hash`/`b_hash`: hash of the mapped values last written to or read from each side |
+//! | `links` | (`pair_id`, `a_id`), unique (`pair_id`, `b_id`) | a link between record `a_id` of side A and `b_id` of side B of an entity pair; `a_hash`/`b_hash`: hash of the mapped values last written to or read from each side |
+//! | `pairs` | `id`; unique `key` | the pair keys links refer to by `pair_id` |
 //! | `cursors` | (`system`, `entity`) | the change cursor reached |
 //! | `intents` | `key` (the idempotency key) | a create about to be requested: direction, source id, target, payload |
 //! | `deferred` | (`direction`, `record_id`) | records waiting for a referenced record to be linked |
@@ -14,8 +15,8 @@
 //! | `conflicts` | `id` | both sides changed: the winner, and the loser's values |
 //! | `runs` | `id` | run history with the report as JSON |
 //!
-//! The PostgreSQL store (`runtime/migrations/postgres/`) has the same tables, plus what
-//! several workers share: `leases` (work items and their holders, [`leases`]), `workers` (who
+//! The PostgreSQL store (`runtime/migrations/postgres/`) has the same tables (except
+//! `pairs`: its `links` rows hold the pair key itself), plus what several workers share: `leases` (work items and their holders, [`leases`]), `workers` (who
 //! is alive) and an intent's `holder` (the worker that claimed the create, [`claims`]).
 //!
 //! A *pair* is the unordered pair of entities a flow and its inverse link, written
@@ -244,7 +245,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 pub fn id_text(id: &RecordId) -> String {
     match id {
         RecordId::Int(i) => i.to_string(),
-        RecordId::Text(s) => Value::from(s.as_str()).to_string(),
+        RecordId::Text(s) => serde_json::to_string(s).unwrap_or_default(),
     }
 }
 

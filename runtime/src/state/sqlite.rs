@@ -1,8 +1,15 @@
 //! The SQLite [`StateStore`]: one file (WAL journal), migrations applied on open, a page of
 //! changes committed in one transaction, multi-row statements for links.
+//!
+//! Unlike the PostgreSQL store, `links` rows name their pair by an integer (`pair_id`, from
+//! the `pairs` table, migration 0002) instead of the pair key: the [`StateStore`] interface
+//! still speaks pair keys, and the store maps them (a key's id never changes, so it is
+//! cached).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,6 +30,8 @@ const CHUNK: usize = 400;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Pair key → `pairs.id`, for the pairs seen so far.
+    pair_ids: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl SqliteStore {
@@ -57,7 +66,57 @@ impl SqliteStore {
             .connect_with(options.foreign_keys(true))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            pair_ids: Arc::default(),
+        })
+    }
+
+    fn cached_pair_id(&self, key: &str) -> Option<i64> {
+        self.pair_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+    }
+
+    /// The id of pair `key`; `None` when no link of the pair was ever stored.
+    async fn pair_id(&self, key: &str) -> Result<Option<i64>, StateError> {
+        if let Some(id) = self.cached_pair_id(key) {
+            return Ok(Some(id));
+        }
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM pairs WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(id) = id {
+            self.remember_pair(key, id);
+        }
+        Ok(id)
+    }
+
+    /// The id of pair `key`, given now if it has none. Outside the caller's transaction: a
+    /// pair without links is harmless, and an id is cached only once it is committed.
+    async fn pair_id_or_new(&self, key: &str) -> Result<i64, StateError> {
+        if let Some(id) = self.pair_id(key).await? {
+            return Ok(id);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO pairs (key) VALUES (?) ON CONFLICT (key) DO UPDATE SET key = excluded.key \
+             RETURNING id",
+        )
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        self.remember_pair(key, id);
+        Ok(id)
+    }
+
+    fn remember_pair(&self, key: &str, id: i64) {
+        self.pair_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), id);
     }
 }
 
@@ -95,9 +154,13 @@ fn time_from_text(text: &str) -> Result<DateTime<Utc>, StateError> {
         })
 }
 
-fn link_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Link, StateError> {
+/// A link from a row of `links` (joined with `pairs` for the key, or of pair `pair`).
+fn link_from_row(row: &sqlx::sqlite::SqliteRow, pair: Option<&str>) -> Result<Link, StateError> {
     Ok(Link {
-        pair: row.try_get("pair")?,
+        pair: match pair {
+            Some(pair) => pair.to_string(),
+            None => row.try_get("pair")?,
+        },
         a_id: id_from_text(&row.try_get::<String, _>("a_id")?)?,
         b_id: id_from_text(&row.try_get::<String, _>("b_id")?)?,
         a_hash: row.try_get("a_hash")?,
@@ -116,17 +179,17 @@ async fn counts_by(
         .collect()
 }
 
-/// The start of a links lookup by one side's ids, up to `pair = `.
+/// The start of a links lookup by one side's ids, up to `pair_id = `.
 ///
 /// With a long `IN` list and no `ANALYZE` statistics, SQLite's planner prefers the primary
 /// key's `pair` prefix over `links_by_b` for b-side lookups, which scans every link of the
 /// pair once per page (quadratic over a run): the index is named explicitly.
 fn links_select(side: Side) -> &'static str {
     match side {
-        Side::A => "SELECT pair, a_id, b_id, a_hash, b_hash, orphaned FROM links WHERE pair = ",
+        Side::A => "SELECT a_id, b_id, a_hash, b_hash, orphaned FROM links WHERE pair_id = ",
         Side::B => {
-            "SELECT pair, a_id, b_id, a_hash, b_hash, orphaned FROM links INDEXED BY links_by_b \
-             WHERE pair = "
+            "SELECT a_id, b_id, a_hash, b_hash, orphaned FROM links INDEXED BY links_by_b \
+             WHERE pair_id = "
         }
     }
 }
@@ -147,9 +210,12 @@ impl StateStore for SqliteStore {
         ids: &[RecordId],
     ) -> Result<Vec<Link>, StateError> {
         let mut out = Vec::with_capacity(ids.len());
+        let Some(pair_id) = self.pair_id(pair).await? else {
+            return Ok(out);
+        };
         for chunk in ids.chunks(CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(links_select(side));
-            q.push_bind(pair);
+            q.push_bind(pair_id);
             q.push(" AND ");
             q.push(links_id_column(side));
             q.push(" IN (");
@@ -159,7 +225,7 @@ impl StateStore for SqliteStore {
             }
             q.push(")");
             for row in q.build().fetch_all(&self.pool).await? {
-                out.push(link_from_row(&row)?);
+                out.push(link_from_row(&row, Some(pair))?);
             }
         }
         Ok(out)
@@ -169,8 +235,9 @@ impl StateStore for SqliteStore {
         let rows = match pair {
             Some(pair) => {
                 sqlx::query(
-                    "SELECT pair, a_id, b_id, a_hash, b_hash, orphaned FROM links \
-                     WHERE pair = ? ORDER BY pair, a_id",
+                    "SELECT p.key AS pair, l.a_id, l.b_id, l.a_hash, l.b_hash, l.orphaned \
+                     FROM links l JOIN pairs p ON p.id = l.pair_id \
+                     WHERE p.key = ? ORDER BY p.key, l.a_id",
                 )
                 .bind(pair)
                 .fetch_all(&self.pool)
@@ -178,14 +245,14 @@ impl StateStore for SqliteStore {
             }
             None => {
                 sqlx::query(
-                    "SELECT pair, a_id, b_id, a_hash, b_hash, orphaned FROM links \
-                     ORDER BY pair, a_id",
+                    "SELECT p.key AS pair, l.a_id, l.b_id, l.a_hash, l.b_hash, l.orphaned \
+                     FROM links l JOIN pairs p ON p.id = l.pair_id ORDER BY p.key, l.a_id",
                 )
                 .fetch_all(&self.pool)
                 .await?
             }
         };
-        rows.iter().map(link_from_row).collect()
+        rows.iter().map(|r| link_from_row(r, None)).collect()
     }
 
     async fn cursor(&self, system: &str, entity: &str) -> Result<Option<String>, StateError> {
@@ -209,17 +276,17 @@ impl StateStore for SqliteStore {
                  target_system, target_entity, payload, source_hash, target_hash, created_at) ",
             );
             q.push_values(chunk, |mut b, i| {
-                b.push_bind(i.key.clone())
-                    .push_bind(i.direction.clone())
-                    .push_bind(i.pair.clone())
+                b.push_bind(i.key.as_str())
+                    .push_bind(i.direction.as_str())
+                    .push_bind(i.pair.as_str())
                     .push_bind(side_text(i.source_side))
                     .push_bind(id_text(&i.source_id))
-                    .push_bind(i.target_system.clone())
-                    .push_bind(i.target_entity.clone())
+                    .push_bind(i.target_system.as_str())
+                    .push_bind(i.target_entity.as_str())
                     .push_bind(i.payload.to_string())
-                    .push_bind(i.source_hash.clone())
-                    .push_bind(i.target_hash.clone())
-                    .push_bind(now.clone());
+                    .push_bind(i.source_hash.as_str())
+                    .push_bind(i.target_hash.as_str())
+                    .push_bind(now.as_str());
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -328,23 +395,30 @@ impl StateStore for SqliteStore {
             return Ok(());
         }
         let now = Utc::now().to_rfc3339();
+        let mut pair_ids = HashMap::new();
+        for l in &batch.links {
+            if !pair_ids.contains_key(l.pair.as_str()) {
+                pair_ids.insert(l.pair.as_str(), self.pair_id_or_new(&l.pair).await?);
+            }
+        }
         let mut tx = self.pool.begin().await?;
         for chunk in batch.links.chunks(CHUNK / 8) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO links (pair, a_id, b_id, a_hash, b_hash, orphaned, created_at, updated_at) ",
+                "INSERT INTO links (pair_id, a_id, b_id, a_hash, b_hash, orphaned, created_at, \
+                 updated_at) ",
             );
             q.push_values(chunk, |mut b, l| {
-                b.push_bind(l.pair.clone())
+                b.push_bind(pair_ids.get(l.pair.as_str()).copied().unwrap_or_default())
                     .push_bind(id_text(&l.a_id))
                     .push_bind(id_text(&l.b_id))
-                    .push_bind(l.a_hash.clone())
-                    .push_bind(l.b_hash.clone())
+                    .push_bind(l.a_hash.as_deref())
+                    .push_bind(l.b_hash.as_deref())
                     .push_bind(i64::from(l.orphaned))
-                    .push_bind(now.clone())
-                    .push_bind(now.clone());
+                    .push_bind(now.as_str())
+                    .push_bind(now.as_str());
             });
             q.push(
-                " ON CONFLICT (pair, a_id) DO UPDATE SET b_id = excluded.b_id, \
+                " ON CONFLICT (pair_id, a_id) DO UPDATE SET b_id = excluded.b_id, \
                  a_hash = excluded.a_hash, b_hash = excluded.b_hash, \
                  orphaned = excluded.orphaned, updated_at = excluded.updated_at",
             );
@@ -368,7 +442,7 @@ impl StateStore for SqliteStore {
                 QueryBuilder::new("DELETE FROM intents WHERE key IN (");
             let mut sep = q.separated(", ");
             for key in chunk {
-                sep.push_bind(key.clone());
+                sep.push_bind(key.as_str());
             }
             q.push(")");
             q.build().execute(&mut *tx).await?;
@@ -484,7 +558,12 @@ impl StateStore for SqliteStore {
 
     async fn counts(&self) -> Result<Counts, StateError> {
         Ok(Counts {
-            links: counts_by(&self.pool, "SELECT pair, COUNT(*) FROM links GROUP BY pair").await?,
+            links: counts_by(
+                &self.pool,
+                "SELECT p.key, COUNT(*) FROM links l JOIN pairs p ON p.id = l.pair_id \
+                 GROUP BY p.key",
+            )
+            .await?,
             deferred: counts_by(
                 &self.pool,
                 "SELECT direction, COUNT(*) FROM deferred GROUP BY direction",
@@ -533,8 +612,8 @@ mod tests {
         block(async {
             let store = SqliteStore::in_memory().await.expect("store");
             for (side, expected) in [
-                (Side::A, "PRIMARY KEY (pair=? AND a_id=?)"),
-                (Side::B, "INDEX links_by_b (pair=? AND b_id=?)"),
+                (Side::A, "PRIMARY KEY (pair_id=? AND a_id=?)"),
+                (Side::B, "INDEX links_by_b (pair_id=? AND b_id=?)"),
             ] {
                 let placeholders = vec!["?"; 400].join(", ");
                 let sql = format!(
@@ -542,7 +621,7 @@ mod tests {
                     links_select(side),
                     links_id_column(side)
                 );
-                let mut query = sqlx::query(&sql).bind("P");
+                let mut query = sqlx::query(&sql).bind(1i64);
                 for i in 0..400 {
                     query = query.bind(i.to_string());
                 }

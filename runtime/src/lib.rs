@@ -22,6 +22,12 @@ pub mod worker;
 pub use serde;
 pub use serde_json;
 
+/// The allocator the `flowgen` binary runs with (`#[global_allocator] static A: Allocator =
+/// Allocator;`). With glibc's malloc a quarter of the engine's time went to the allocator
+/// once the heap held many records (BENCHMARKS.md, "Engine"); a service embedding the
+/// generated flows picks its own.
+pub use mimalloc::MiMalloc as Allocator;
+
 pub use flow::{
     CreatePolicy, DynFlow, EntityKey, Flow, FlowInfo, Id, Links, MapError, MatchInfo, NoLinks,
     Prefer, PropertyInfo, Record, RecordId, Ref, Reference, Registry,

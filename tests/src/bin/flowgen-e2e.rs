@@ -3,6 +3,9 @@
 //! binaries are, not another package's. The same two lines as `generated/src/main.rs`.
 #![forbid(unsafe_code)]
 
+#[global_allocator]
+static ALLOCATOR: flowgen_runtime::Allocator = flowgen_runtime::Allocator;
+
 fn main() -> std::process::ExitCode {
     flowgen_runtime::cli::main_with(dataflows::registry)
 }

@@ -7,8 +7,10 @@
 //! When it is not set the PostgreSQL tests say so on stderr and pass, except under `CI=true`,
 //! where they fail (CI always sets the variable, see `.ci/run`).
 
+#[path = "support/pg_schema.rs"]
+mod pg_schema;
+
 use std::collections::HashSet;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,14 +18,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use flowgen_runtime::RecordId;
 use flowgen_runtime::state::leases::{LeaseError, LocalLeases, WorkItem, shard_cursor_entity};
 use flowgen_runtime::state::{
-    Backend, Batch, ClaimOutcome, Conflict, CreateClaim, Deferral, Intent, Leases, Link,
-    PostgresStore, Side, SqliteStore, StateStore,
+    Backend, Batch, ClaimOutcome, Conflict, CreateClaim, Deferral, Intent, Leases, Link, Side,
+    SqliteStore, StateStore,
 };
+use pg_schema::{PgSchema, postgres_url};
 use serde_json::json;
-use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-const PG_URL_VAR: &str = "FLOWGEN_TEST_POSTGRES_URL";
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// A backend under test: its store, its leases, and the leases of a second worker of the same
@@ -37,33 +37,7 @@ struct Fixture {
 
 enum Cleanup {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Schema { url: String, schema: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Cleanup::Schema { url, schema } = self {
-            let (url, name) = (url.clone(), schema.clone());
-            // Dropped inside the test's runtime: a runtime of its own on a thread of its own.
-            let done = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    let mut conn = PgConnection::connect(&url).await?;
-                    sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&mut conn)
-                        .await?;
-                    conn.close().await
-                })
-            })
-            .join();
-            if !matches!(done, Ok(Ok(()))) {
-                eprintln!("could not drop test schema {schema}: {done:?}");
-            }
-        }
-    }
+    Schema(#[allow(dead_code)] PgSchema),
 }
 
 async fn sqlite_fixture() -> Fixture {
@@ -80,47 +54,12 @@ async fn sqlite_fixture() -> Fixture {
 }
 
 async fn postgres_fixture() -> Option<Fixture> {
-    let url = match std::env::var(PG_URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => {
-            eprintln!("{PG_URL_VAR} not set: PostgreSQL conformance tests skipped");
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{PG_URL_VAR} must be set under CI (.ci/run sets it to the local server)"
-            );
-            return None;
-        }
-    };
-    let schema = format!(
-        "flowgen_test_{}_{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    let mut conn = PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test schema");
-    conn.close().await.expect("close");
-    let cleanup = Cleanup::Schema {
-        url: url.clone(),
-        schema: schema.clone(),
-    };
-    let options = PgConnectOptions::from_str(&url)
-        .expect("postgres url")
-        .options([("search_path", schema.as_str())]);
-    let store = Arc::new(
-        PostgresStore::connect_with(options.clone())
-            .await
-            .expect("postgres store"),
-    );
-    let second = Arc::new(
-        PostgresStore::connect_with(options)
-            .await
-            .expect("second postgres store"),
-    );
+    let url = postgres_url("PostgreSQL conformance tests")?;
+    let schema = PgSchema::create(&url, "flowgen_test").await;
+    let store = schema.store().await;
+    // A second pool on the same schema: another worker of the same state.
+    let second = schema.store().await;
+    let cleanup = Cleanup::Schema(schema);
     Some(Fixture {
         store: store.clone(),
         leases: store,

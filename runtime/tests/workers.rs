@@ -5,10 +5,11 @@
 //! On SQLite (leases in the process) always, on PostgreSQL (a pool per worker, as separate
 //! processes would have) when `FLOWGEN_TEST_POSTGRES_URL` is set.
 
+#[path = "support/pg_schema.rs"]
+mod pg_schema;
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,17 +20,14 @@ use flowgen_runtime::memory::{Fault, FaultKind};
 use flowgen_runtime::state::leases::{LeaseError, WorkItem, worker_id};
 use flowgen_runtime::state::{Backend, Leases, PostgresStore, StateStore};
 use flowgen_runtime::worker::{PassReport, Worker, WorkerConfig};
+use pg_schema::{PgSchema, postgres_url};
 use serde_json::json;
-use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
 use support::canonical::{self, Canonical};
 use support::{World, options, quiet};
 
 fn registry() -> Registry {
     support::flows::registry()
 }
-
-const PG_URL_VAR: &str = "FLOWGEN_TEST_POSTGRES_URL";
 
 /// Ten customers, six of them with an order, four employees.
 fn seed(w: &World) {
@@ -90,71 +88,10 @@ async fn reference() -> Canonical {
     panic!("the reference did not converge in ten runs");
 }
 
-/// A PostgreSQL schema of its own for a test, dropped at the end.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Schema {
-    async fn new() -> Option<Schema> {
-        let url = match std::env::var(PG_URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                eprintln!("{PG_URL_VAR} not set: PostgreSQL worker tests skipped");
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{PG_URL_VAR} must be set under CI"
-                );
-                return None;
-            }
-        };
-        let name = format!(
-            "flowgen_workers_{}_{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let mut conn = PgConnection::connect(&url)
-            .await
-            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        conn.close().await.expect("close");
-        Some(Schema { url, name })
-    }
-
-    /// A store with a pool of its own, as a separate process would have.
-    async fn store(&self) -> Arc<PostgresStore> {
-        let options = PgConnectOptions::from_str(&self.url)
-            .expect("url")
-            .options([("search_path", self.name.as_str())]);
-        Arc::new(PostgresStore::connect_with(options).await.expect("store"))
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&url).await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(done, Ok(Ok(()))) {
-            eprintln!("could not drop test schema {}: {done:?}", self.name);
-        }
-    }
+/// A schema of its own on the test server, or `None` (said on stderr) when none is set.
+async fn schema() -> Option<PgSchema> {
+    let url = postgres_url("PostgreSQL worker tests")?;
+    Some(PgSchema::create(&url, "flowgen_workers").await)
 }
 
 /// Each worker's engine and leases.
@@ -262,7 +199,7 @@ async fn three_workers_on_sqlite_converge_like_one_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_on_postgres_converge_like_one_run() {
-    let Some(schema) = Schema::new().await else {
+    let Some(schema) = schema().await else {
         return;
     };
     let expected = reference().await;
@@ -391,7 +328,7 @@ async fn a_fenced_worker_writes_nothing_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fenced_worker_writes_nothing_on_postgres() {
-    let Some(schema) = Schema::new().await else {
+    let Some(schema) = schema().await else {
         return;
     };
     let store = schema.store().await;

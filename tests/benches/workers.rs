@@ -51,7 +51,7 @@ struct Figures {
 }
 
 async fn measure(url: &str, workers: usize, records: usize) -> Figures {
-    let schema = PgSchema::create(url).await;
+    let schema = PgSchema::create(url, "flowgen_cluster").await;
     let sandbox = cluster::sandbox(records, SEED, LATENCY).await;
     let registry = dataflows::registry();
     let dir = tempfile::tempdir().expect("temp dir");

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,104 +16,14 @@ use flowgen_runtime::connector::Connector;
 use flowgen_runtime::connectors::{BuildOptions, build_with};
 use flowgen_runtime::engine::{Engine, EngineOptions};
 use flowgen_runtime::flow::{RecordId, Registry};
-use flowgen_runtime::state::{Leases, PostgresStore, StateStore};
+use flowgen_runtime::state::{Leases, StateStore};
 use flowgen_sandbox::{Faults, RateLimits, Sandbox, SandboxConfig};
 use serde_json::json;
-use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use crate::canonical::{self, Canonical, Entity};
 use crate::quiet::{self, Pass};
 
-/// The variable naming the PostgreSQL server of the tests.
-pub const PG_URL_VAR: &str = "FLOWGEN_TEST_POSTGRES_URL";
-
-/// The server's URL, or `None` after printing that the caller skips (never under `CI=true`).
-pub fn postgres_url(what: &str) -> Option<String> {
-    match std::env::var(PG_URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("{PG_URL_VAR} not set: {what} skipped");
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{PG_URL_VAR} must be set under CI (.ci/run sets it to the local server)"
-            );
-            None
-        }
-    }
-}
-
-/// A PostgreSQL schema of its own, dropped on drop.
-#[derive(Debug)]
-pub struct PgSchema {
-    url: String,
-    pub name: String,
-}
-
-impl PgSchema {
-    pub async fn create(url: &str) -> PgSchema {
-        let name = format!(
-            "flowgen_cluster_{}_{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let mut conn = PgConnection::connect(url)
-            .await
-            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
-        conn.close().await.expect("close");
-        PgSchema {
-            url: url.to_string(),
-            name,
-        }
-    }
-
-    /// The URL the workers get: the server's, with this schema as the search path.
-    pub fn state_url(&self) -> String {
-        let separator = if self.url.contains('?') { '&' } else { '?' };
-        format!(
-            "{}{separator}options=-csearch_path%3D{}",
-            self.url, self.name
-        )
-    }
-
-    pub async fn store(&self) -> Arc<PostgresStore> {
-        let options = PgConnectOptions::from_str(&self.url)
-            .expect("postgres url")
-            .options([("search_path", self.name.as_str())]);
-        Arc::new(
-            PostgresStore::connect_with(options)
-                .await
-                .expect("postgres store"),
-        )
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&url).await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(done, Ok(Ok(()))) {
-            eprintln!("could not drop schema {}: {done:?}", self.name);
-        }
-    }
-}
+pub use crate::pg_schema::{PG_URL_VAR, PgSchema, postgres_url};
 
 /// A sandbox seeded with `records` per entity, answering after `latency`, limits counted
 /// but not enforced.

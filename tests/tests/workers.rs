@@ -153,7 +153,7 @@ async fn three_worker_processes_converge_like_one() {
     let Some(url) = cluster::postgres_url("three worker processes") else {
         return;
     };
-    let schema = PgSchema::create(&url).await;
+    let schema = PgSchema::create(&url, "flowgen_cluster").await;
     let s = setup(|_| schema.state_url()).await;
     let mut processes: Vec<Process> = (0..3).map(|_| s.run(&[])).collect();
     let store = schema.store().await;
@@ -213,7 +213,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
     let Some(url) = cluster::postgres_url("the killed worker") else {
         return;
     };
-    let schema = PgSchema::create(&url).await;
+    let schema = PgSchema::create(&url, "flowgen_cluster").await;
     let s = setup(|_| schema.state_url()).await;
     let mut processes: Vec<Process> = (0..3).map(|_| s.run(&[])).collect();
     let store = schema.store().await;
@@ -344,7 +344,7 @@ async fn sigint_stops_two_workers_gracefully_then_sync_converges() {
     let Some(url) = cluster::postgres_url("SIGINT with PostgreSQL state") else {
         return;
     };
-    let schema = PgSchema::create(&url).await;
+    let schema = PgSchema::create(&url, "flowgen_cluster").await;
     let s = setup(|_| schema.state_url()).await;
     let store = schema.store().await;
     let backend = Backend {

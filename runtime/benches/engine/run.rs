@@ -16,6 +16,10 @@ mod generated {
     flowgen_macros::dataflows!("../generated/dataflows");
 }
 
+/// CPU time and peak memory from /proc (shared with the connectors bench).
+#[path = "../connectors/proc.rs"]
+mod proc;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -25,33 +29,8 @@ use flowgen_runtime::connector::Connector;
 use flowgen_runtime::engine::{Engine, EngineOptions};
 use flowgen_runtime::memory::{IdKind, MemoryConnector};
 use flowgen_runtime::state::{SqliteStore, StateStore};
+use proc::{cpu_seconds, vm_kib};
 use serde_json::json;
-
-fn vm_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) of this process so far: on a shared machine the wall clock
-/// also counts other processes' time.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
 
 fn one(n: usize, sink: bool, allocator: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -180,14 +180,18 @@ impl Projection {
                 }
                 Value::Object(out)
             }
-            _ => {
-                let mut out = Map::new();
-                for (name, _) in &self.children {
-                    out.insert(name.clone(), Value::Null);
-                }
-                Value::Object(out)
-            }
+            _ => self.nulls(),
         }
+    }
+
+    /// Every child present and null: the projection of a value that is not an object.
+    fn nulls(&self) -> Value {
+        Value::Object(
+            self.children
+                .iter()
+                .map(|(name, _)| (name.clone(), Value::Null))
+                .collect(),
+        )
     }
 
     fn project_node(&self, value: &Value) -> Value {
@@ -207,13 +211,7 @@ impl Projection {
                 }
                 Value::Object(out)
             }
-            _ => {
-                let mut out = Map::new();
-                for (name, _) in &self.children {
-                    out.insert(name.clone(), Value::Null);
-                }
-                Value::Object(out)
-            }
+            _ => self.nulls(),
         }
     }
 
